@@ -1,0 +1,5 @@
+"""keras_wavegpt: signal processing inside LLMs, for Keras 3 on any backend."""
+
+from keras_wavegpt import layers, models
+
+__version__ = "0.1.0"

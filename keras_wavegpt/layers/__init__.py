@@ -1,0 +1,15 @@
+"""Layers: residual-stream mixers and the pieces of the decoder."""
+
+from keras_wavegpt.layers.embedding import GPTEmbedding
+from keras_wavegpt.layers.registry import (
+    get_mixer,
+    mixer_arguments,
+    mixer_names,
+    register_mixer,
+)
+from keras_wavegpt.layers.wavelet import (
+    CausalEMA,
+    CausalWavelet,
+    kernel_schedule,
+    processed_channels,
+)

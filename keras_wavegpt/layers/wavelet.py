@@ -1,0 +1,307 @@
+"""Causal wavelet mixers for the residual stream (WaveletGPT, Verma 2024, §3).
+
+Between two decoder blocks the residual stream `x` of shape `(B, T, E)` is
+replaced by a copy whose last `n = round(fraction * E)` channels are causal
+multi-scale approximations of themselves; the first `E - n` channels pass
+through. Three flavours share that layout:
+
+- `CausalWavelet(learnable=False)`: the Haar approximation, a causal moving
+  average of length `f(i)` per channel (no weights).
+- `CausalWavelet(learnable=True)`: a causal FIR kernel of length `f(i)` per
+  channel, initialised to the Haar box.
+- `CausalEMA`: the paper's exponential-moving-average ablation (§4.5).
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+SCHEDULES = ("dyadic", "linear")
+
+
+def processed_channels(num_channels, fraction):
+    """Number of channels a mixer processes: `round(fraction * num_channels)`.
+
+    Rounds half up (so 0.5 * 5 gives 3), never to zero.
+    """
+    _check_fraction(fraction)
+    n = int(math.floor(fraction * num_channels + 0.5))
+    if n < 1:
+        raise ValueError(
+            f"fraction={fraction} of {num_channels} channels rounds to 0 "
+            "processed channels; raise `fraction` or widen the model."
+        )
+    return n
+
+
+def kernel_schedule(num_channels, max_kernel=512, fraction=0.5, schedule="dyadic"):
+    """Kernel length `f(i)` for every channel of a width-`num_channels` stream.
+
+    Pass-through channels `[0, E - n)` get 1. For the processed channels, in
+    increasing order:
+
+    - `"dyadic"`: levels `1..L` with `L = log2(max_kernel)`, level `j` having
+      length `2**j`, spread linearly so each level gets about `n / L` channels
+      (processed channel `k` is at level `1 + floor(k * L / n)`).
+    - `"linear"`: `f` grows linearly from 2 to `max_kernel`, rounded to the
+      nearest integer (a single processed channel gets 2).
+
+    Returns:
+        numpy int64 array of shape `(num_channels,)`.
+    """
+    _check_schedule(schedule, max_kernel)
+    n = processed_channels(num_channels, fraction)
+    k = np.arange(n)
+    if schedule == "dyadic":
+        levels = int(math.log2(max_kernel))
+        lengths = 2 ** (1 + (k * levels) // n)
+    else:
+        lengths = np.rint(2 + (max_kernel - 2) * k / max(n - 1, 1))
+    sizes = np.ones(num_channels, dtype=np.int64)
+    sizes[num_channels - n :] = lengths.astype(np.int64)
+    return sizes
+
+
+def _check_fraction(fraction):
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
+        raise TypeError(f"`fraction` must be a number in (0, 1], got {fraction!r}")
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"`fraction` must be in (0, 1], got {fraction}")
+
+
+def _check_schedule(schedule, max_kernel):
+    if schedule not in SCHEDULES:
+        raise ValueError(f"`schedule` must be one of {SCHEDULES}, got {schedule!r}")
+    if isinstance(max_kernel, bool) or not isinstance(max_kernel, (int, np.integer)):
+        raise TypeError(f"`max_kernel` must be an integer >= 2, got {max_kernel!r}")
+    if max_kernel < 2:
+        raise ValueError(f"`max_kernel` must be >= 2, got {max_kernel}")
+    if schedule == "dyadic" and max_kernel & (max_kernel - 1):
+        raise ValueError(
+            f"`max_kernel` must be a power of two with schedule='dyadic', got "
+            f"{max_kernel}; use a power of two or schedule='linear'."
+        )
+
+
+def _check_stream(layer, shape):
+    if len(shape) != 3:
+        raise ValueError(
+            f"{layer.__class__.__name__} expects inputs of shape (batch, time, "
+            f"channels), got rank {len(shape)} shape {tuple(shape)}"
+        )
+    if shape[-1] is None:
+        raise ValueError(
+            f"{layer.__class__.__name__} needs a known channel dimension, got "
+            f"shape {tuple(shape)}"
+        )
+
+
+def _check_float(layer, x):
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    if "float" not in dtype:
+        raise TypeError(
+            f"{layer.__class__.__name__} expects floating-point activations, "
+            f"got dtype {dtype}"
+        )
+
+
+@keras.saving.register_keras_serializable(package="keras_wavegpt")
+class CausalWavelet(keras.layers.Layer):
+    """Causal multi-scale (Haar) approximation on part of the channels.
+
+    For a processed channel `i` with kernel length `f(i)`:
+
+        fixed:      y_i[t] = (1 / f(i)) * sum_{m = t - f(i) + 1}^{t} x_i[m]
+        learnable:  y_i[t] = sum_{k = 0}^{f(i) - 1} h_i[k] * x_i[t - k]
+
+    with `x_i[m] = 0` for `m < 0` (left zero padding; the fixed variant always
+    divides by `f(i)`, also near the start). `h_i` starts at `1 / f(i)`, so
+    the learnable layer equals the fixed one at initialisation. Channels
+    `[0, E - n)` are copied unchanged; see `kernel_schedule` for `f`.
+
+    Cost: the fixed variant is O(B·T·E) with a float32 running sum and no
+    weights. The learnable variant groups channels by the power of two that
+    bounds their length and runs one depthwise causal convolution per group
+    (taps past `f(i)` are masked to zero), so short kernels never pay for the
+    long ones; it adds `sum_i f(i)` weights. Sums and convolutions run in
+    float32 under mixed precision; the output has the input's dtype.
+
+    After `build`, `kernel_sizes` is a numpy int array of length `E` with
+    `f(i)` per channel (1 for pass-through channels).
+
+    Args:
+        max_kernel: longest kernel (the coarsest level). The paper uses the
+            context length (512). A power of two for `schedule="dyadic"`.
+        fraction: share of channels processed, in (0, 1]; the last
+            `round(fraction * E)` channels are processed.
+        schedule: `"dyadic"` (levels 2, 4, ..., max_kernel, paper §3.2) or
+            `"linear"` (lengths from 2 to max_kernel, paper §5).
+        learnable: learn one causal FIR kernel per processed channel.
+        **kwargs: standard layer arguments (`name`, `dtype`, ...).
+
+    Shapes: `(B, T, E)` -> `(B, T, E)`, any `T` (kernels longer than `T` see
+    only zero padding beyond the start).
+
+    Example:
+
+    >>> x = keras.random.normal((2, 16, 8))
+    >>> layer = CausalWavelet(max_kernel=8)
+    >>> layer(x).shape
+    (2, 16, 8)
+    >>> layer.kernel_sizes.tolist()
+    [1, 1, 1, 1, 2, 2, 4, 8]
+
+    References:
+        Verma, "WaveletGPT: Wavelet Inspired Large Language Models", §3.2
+        (Haar approximation by embedding coordinate) and §4.2 (learnable).
+    """
+
+    def __init__(
+        self, max_kernel=512, fraction=0.5, schedule="dyadic", learnable=False, **kwargs
+    ):
+        super().__init__(**kwargs)
+        _check_schedule(schedule, max_kernel)
+        _check_fraction(fraction)
+        self.max_kernel = int(max_kernel)
+        self.fraction = float(fraction)
+        self.schedule = schedule
+        self.learnable = bool(learnable)
+        self.kernel_sizes = None
+
+    def build(self, input_shape):
+        _check_stream(self, input_shape)
+        channels = int(input_shape[-1])
+        self.kernel_sizes = kernel_schedule(
+            channels, self.max_kernel, self.fraction, self.schedule
+        )
+        self._start = channels - processed_channels(channels, self.fraction)
+        lengths = self.kernel_sizes[self._start :]
+        self._lengths = lengths.astype("float32")
+        self._groups = []
+        if self.learnable:
+            buckets = 2 ** np.ceil(np.log2(lengths)).astype(np.int64)
+            for bucket in np.unique(buckets):
+                (index,) = np.nonzero(buckets == bucket)
+                lo, hi = int(index[0]), int(index[-1]) + 1
+                # h[k, c]: tap for lag k of channel c, Haar box at init.
+                taps = np.arange(bucket)[:, None] < lengths[None, lo:hi]
+                init = taps / lengths[None, lo:hi]
+                kernel = self.add_weight(
+                    name=f"kernel_{bucket}",
+                    shape=(int(bucket), hi - lo),
+                    initializer=lambda shape, dtype=None, v=init: ops.cast(v, dtype),
+                    dtype="float32",
+                    autocast=False,
+                )
+                mask = None if taps.all() else taps.astype("float32")
+                self._groups.append((lo, hi, kernel, mask))
+
+    def call(self, inputs):
+        _check_float(self, inputs)
+        keep = inputs[:, :, : self._start]  # (B, T, E - n)
+        x = ops.cast(inputs[:, :, self._start :], "float32")  # (B, T, n)
+        y = self._fir(x) if self.learnable else self._box(x)
+        return ops.concatenate([keep, ops.cast(y, inputs.dtype)], axis=-1)
+
+    def _box(self, x):
+        """Moving averages of every length at once from one running sum."""
+        t = ops.shape(x)[1]
+        lengths = ops.convert_to_tensor(self._lengths)
+        running = ops.cumsum(x, axis=1)  # running[t] = sum_{m<=t} x[m]
+        before = ops.pad(running, [[0, 0], [1, 0], [0, 0]])  # before[t] = sum_{m<t}
+        start = ops.arange(t, dtype="int32")[:, None] + 1 - ops.cast(lengths, "int32")
+        start = ops.maximum(start, 0)[None]  # (1, T, n): first index in the window
+        window = running - ops.take_along_axis(before, start, axis=1)
+        return window / lengths
+
+    def _fir(self, x):
+        """Depthwise causal convolution per group of similar kernel lengths."""
+        static_t = x.shape[1]
+        outputs = []
+        for lo, hi, kernel, mask in self._groups:
+            h = kernel if mask is None else kernel * mask  # (K, c), lag order
+            if static_t is not None and static_t < h.shape[0]:
+                h = h[:static_t]  # lags >= T only ever meet the zero padding
+            taps = h.shape[0]
+            xg = ops.pad(x[:, :, lo:hi], [[0, 0], [taps - 1, 0], [0, 0]])
+            # Convolution correlates, so the oldest lag comes first.
+            outputs.append(ops.depthwise_conv(xg, ops.flip(h, axis=0)[:, :, None]))
+        return ops.concatenate(outputs, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            max_kernel=self.max_kernel,
+            fraction=self.fraction,
+            schedule=self.schedule,
+            learnable=self.learnable,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_wavegpt")
+class CausalEMA(keras.layers.Layer):
+    """Causal exponential moving average on part of the channels (ablation).
+
+        s_i[0] = x_i[0],    s_i[t] = a_i * x_i[t] + (1 - a_i) * s_i[t - 1]
+
+    with `a_i` falling linearly from 1 (no smoothing) on the first processed
+    channel to `1 / n` on the last, `n` the number of processed channels. The
+    first `E - n` channels pass through. The recurrence runs as a parallel
+    associative scan in float32. No weights.
+
+    Args:
+        fraction: share of channels processed, in (0, 1].
+        **kwargs: standard layer arguments.
+
+    Shapes: `(B, T, E)` -> `(B, T, E)`.
+
+    Example:
+
+    >>> CausalEMA()(keras.random.normal((2, 16, 8))).shape
+    (2, 16, 8)
+
+    References:
+        Verma, "WaveletGPT", §4.5 (similarities and differences with EMA).
+    """
+
+    def __init__(self, fraction=0.5, **kwargs):
+        super().__init__(**kwargs)
+        _check_fraction(fraction)
+        self.fraction = float(fraction)
+
+    def build(self, input_shape):
+        _check_stream(self, input_shape)
+        channels = int(input_shape[-1])
+        n = processed_channels(channels, self.fraction)
+        self._start = channels - n
+        self.alpha = (1.0 - np.arange(n) / n).astype("float32")
+
+    def call(self, inputs):
+        _check_float(self, inputs)
+        keep = inputs[:, :, : self._start]
+        x = ops.cast(inputs[:, :, self._start :], "float32")  # (B, T, n)
+        alpha = ops.convert_to_tensor(self.alpha)
+        # s[t] = decay[t] * s[t-1] + drive[t]; decay[0] = 0 makes s[0] = x[0].
+        first = ops.zeros_like(x[:, :1])
+        decay = ops.concatenate([first, ops.ones_like(x[:, 1:]) * (1.0 - alpha)], axis=1)
+        drive = ops.concatenate([x[:, :1], x[:, 1:] * alpha], axis=1)
+
+        def compose(earlier, later):
+            return earlier[0] * later[0], later[0] * earlier[1] + later[1]
+
+        _, smoothed = ops.associative_scan(compose, (decay, drive), axis=1)
+        return ops.concatenate([keep, ops.cast(smoothed, inputs.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(fraction=self.fraction)
+        return config

@@ -1,0 +1,114 @@
+"""WaveletGPT: a pre-LayerNorm GPT with a residual-stream mixer in every gap.
+
+    tokens (B, T)
+      -> token + learned position embedding            (B, T, E)
+      -> block_0 -> mixer_1 -> block_1 -> ... -> block_{N-1}
+      -> LayerNorm -> Dense(head_dim, gelu) -> Dense(vocab)  logits (B, T, V)
+
+Each block is keras_hub's `TransformerDecoder` with `normalize_first=True`
+(causal multi-head self-attention and a GELU MLP, each behind a LayerNorm and
+a residual connection). The mixer sits after block `l` and before block
+`l + 1` and replaces the stream (Verma, WaveletGPT §3), so `N` blocks have
+`N - 1` mixers. The head follows the paper (§4): a 2048-unit dense layer
+before the vocabulary projection.
+"""
+
+import keras
+import keras_hub
+
+from keras_wavegpt.layers.embedding import GPTEmbedding
+from keras_wavegpt.layers.registry import get_mixer
+
+PRESETS = {
+    # The paper's model (WaveletGPT §4): 10 blocks, width 128, context 512.
+    "paper": dict(num_layers=10, model_dim=128, num_heads=8, ff_dim=512, context_length=512),
+    # Trains on a 2-core CPU in minutes; the demo and benchmark size.
+    "small": dict(num_layers=4, model_dim=128, num_heads=8, ff_dim=512, context_length=128),
+    # Seconds per run; for tests and smoke runs.
+    "tiny": dict(num_layers=2, model_dim=32, num_heads=4, ff_dim=64, context_length=32),
+}
+
+
+def gpt_preset(name):
+    """Architecture arguments of the preset `name` (a fresh dict).
+
+    Example: `build_gpt(vocab_size=27, mixer="haar", **gpt_preset("small"))`.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}; accepted values: {tuple(PRESETS)}")
+    return dict(PRESETS[name])
+
+
+def build_gpt(
+    vocab_size,
+    context_length,
+    num_layers,
+    model_dim,
+    num_heads,
+    ff_dim,
+    head_dim=2048,
+    mixer="none",
+    dropout=0.0,
+    name=None,
+    **mixer_kwargs,
+):
+    """Build the functional GPT of WaveletGPT §4.
+
+    Args:
+        vocab_size: number of token ids (27 for text8).
+        context_length: longest input; longer inputs raise a `ValueError`.
+        num_layers: decoder blocks `N` (mixers go in the `N - 1` gaps).
+        model_dim: width `E` of the residual stream.
+        num_heads: attention heads; must divide `model_dim`.
+        ff_dim: hidden width of each block's MLP.
+        head_dim: width of the dense layer before the logits (paper: 2048).
+        mixer: a registered mixer name (`keras_wavegpt.layers.mixer_names()`).
+        dropout: dropout rate inside the blocks.
+        name: model name; defaults to `"gpt_<mixer>"`.
+        **mixer_kwargs: arguments of the mixer layer (e.g. `fraction`,
+            `schedule`, `max_kernel`; wavelet mixers default `max_kernel` to
+            the largest power of two <= `context_length`).
+
+    Returns:
+        A `keras.Model` from int tokens `(B, T)` to float32 logits
+        `(B, T, vocab_size)`. With `mixer="haar"` (or `"ema"`) it has exactly
+        as many parameters as with `mixer="none"`.
+    """
+    for arg, value in dict(
+        vocab_size=vocab_size, context_length=context_length, num_layers=num_layers,
+        model_dim=model_dim, num_heads=num_heads, ff_dim=ff_dim, head_dim=head_dim,
+    ).items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{arg}` must be a positive integer, got {value!r}")
+    if model_dim % num_heads:
+        raise ValueError(
+            f"`num_heads`={num_heads} must divide `model_dim`={model_dim}"
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
+
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")  # (B, T)
+    x = GPTEmbedding(
+        vocab_size,
+        context_length,
+        model_dim,
+        embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
+        name="embedding",
+    )(tokens)  # (B, T, E)
+    for i in range(num_layers):
+        if i > 0:
+            x = get_mixer(
+                mixer, context_length=context_length, name=f"mixer_{i}", **mixer_kwargs
+            )(x)  # (B, T, E)
+        x = keras_hub.layers.TransformerDecoder(
+            intermediate_dim=ff_dim,
+            num_heads=num_heads,
+            dropout=dropout,
+            activation="gelu",
+            normalize_first=True,
+            name=f"block_{i}",
+        )(x)  # (B, T, E)
+    x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
+    x = keras.layers.Dense(head_dim, activation="gelu", name="head")(x)  # (B, T, 2048)
+    logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)  # (B, T, V)
+    return keras.Model(tokens, logits, name=name or f"gpt_{mixer}")
