@@ -1,0 +1,331 @@
+"""Character and byte text corpora and their `tf.data` pipelines (SPEC §5).
+
+Corpora are integer arrays (`numpy.uint8`) split deterministically into
+90% / 5% / 5% train / validation / test (text8 and enwik8: exactly
+90M / 5M / 5M of their 100M symbols).
+
+- `text8`: 27 symbols, space = 0 and `a..z` = 1..26.
+- `enwik8`: raw bytes, 256 symbols.
+- `pydocs`: Python's HTML documentation (Debian `python3.11-doc`), stripped
+  and normalised to the text8 alphabet (~10.3M chars): the offline demo
+  corpus.
+- `pydoc_topics`: the English help topics that ship inside Python
+  (`pydoc_data.topics`), text8 alphabet: small, for quick tests.
+- any text or HTML file or folder, normalised to the text8 alphabet.
+
+Training batches are random crops of `seq_len + 1` symbols, drawn from a
+stateless generator keyed by `(seed, step)`, so the data order is a pure
+function of the seed and the step (a resumed run sees the same batches).
+Validation uses fixed contiguous windows.
+"""
+
+import hashlib
+import html.parser
+import os
+import re
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+
+TEXT8_URL = "http://mattmahoney.net/dc/text8.zip"
+ENWIK8_URL = "http://mattmahoney.net/dc/enwik8.zip"
+PYDOCS_DIR = "/usr/share/doc/python3.11/html"
+TEXT8_ALPHABET = " abcdefghijklmnopqrstuvwxyz"
+SPLIT_FRACTIONS = {"train": (0.0, 0.9), "validation": (0.9, 0.95), "test": (0.95, 1.0)}
+DATASETS = ("text8", "enwik8", "pydocs", "pydoc_topics", "file")
+
+_DIGITS = {
+    str(d): f" {w} "
+    for d, w in enumerate("zero one two three four five six seven eight nine".split())
+}
+_NOT_LETTERS = re.compile(r"[^a-z]+")
+
+
+@dataclass
+class TextCorpus:
+    """A tokenised corpus: `ids` (uint8) over a vocabulary of `vocab_size`."""
+
+    name: str
+    ids: np.ndarray
+    vocab_size: int
+
+    def split(self, name):
+        """The deterministic `"train"`, `"validation"` or `"test"` slice."""
+        if name not in SPLIT_FRACTIONS:
+            raise ValueError(
+                f"Unknown split {name!r}; accepted values: {tuple(SPLIT_FRACTIONS)}"
+            )
+        lo, hi = SPLIT_FRACTIONS[name]
+        n = len(self.ids)
+        return self.ids[int(round(lo * n)) : int(round(hi * n))]
+
+    def decode(self, ids):
+        """Token ids back to a string (text8 letters, or bytes as latin-1)."""
+        ids = np.asarray(ids, dtype=np.uint8)
+        if self.vocab_size == 27:
+            return decode_text8(ids)
+        return ids.tobytes().decode("latin-1")
+
+
+# --- text8 alphabet ---------------------------------------------------------
+
+
+def normalize_text8(text):
+    """Map any text to the text8 alphabet, as text8 itself was made.
+
+    Lower-cases, spells out digits ("1" -> " one "), turns every other
+    character that is not `a..z` into a space and collapses runs of spaces
+    (the rules of Mahoney's `wikifil.pl`).
+    """
+    text = text.lower().translate(str.maketrans(_DIGITS))
+    return _NOT_LETTERS.sub(" ", text).strip()
+
+
+def encode_text8(text):
+    """text8-alphabet string -> uint8 ids (space 0, a..z 1..26)."""
+    raw = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    if raw.size and not np.all((raw == 32) | ((raw >= 97) & (raw <= 122))):
+        raise ValueError("encode_text8 needs normalised text; call normalize_text8 first")
+    return np.where(raw == 32, 0, raw - 96).astype(np.uint8)
+
+
+def decode_text8(ids):
+    """uint8 ids -> text8-alphabet string."""
+    ids = np.asarray(ids)
+    if ids.size and (ids.min() < 0 or ids.max() > 26):
+        raise ValueError("text8 ids must lie in [0, 26]")
+    table = np.frombuffer(TEXT8_ALPHABET.encode("ascii"), dtype=np.uint8)
+    return table[ids.astype(np.int64)].tobytes().decode("ascii")
+
+
+class _HTMLText(html.parser.HTMLParser):
+    """Collects the visible text of an HTML page (skips script and style)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self._skip += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(markup):
+    """Visible text of an HTML document."""
+    parser = _HTMLText()
+    parser.feed(markup)
+    parser.close()
+    return " ".join(parser.parts)
+
+
+def read_text_file(path):
+    """A file's text; HTML (`.html`, `.htm`) is stripped to its visible text."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    if path.lower().endswith((".html", ".htm")):
+        text = html_to_text(text)
+    return text
+
+
+# --- corpora ----------------------------------------------------------------
+
+
+def _corpus_from_files(files, name):
+    text = " ".join(normalize_text8(read_text_file(f)) for f in files)
+    ids = encode_text8(text)
+    if ids.size == 0:
+        raise ValueError(f"{name!r} holds no letters after text8 normalisation")
+    return TextCorpus(name, ids, 27)
+
+
+def _files_under(path, suffixes):
+    return sorted(
+        os.path.join(root, f)
+        for root, _, names in os.walk(path)
+        for f in names
+        if f.lower().endswith(suffixes)
+    )
+
+
+def load_text_files(path, name=None):
+    """A text/HTML file, or every `.txt`/`.html`/`.htm`/`.md` file under a
+    folder (sorted by path), normalised to the text8 alphabet."""
+    if os.path.isdir(path):
+        files = _files_under(path, (".txt", ".html", ".htm", ".md"))
+        if not files:
+            raise FileNotFoundError(f"No .txt/.html/.htm/.md files under {path!r}")
+    elif os.path.isfile(path):
+        files = [path]
+    else:
+        raise FileNotFoundError(f"Text file or folder {path!r} does not exist")
+    return _corpus_from_files(files, name or os.path.basename(os.path.normpath(path)))
+
+
+def load_pydocs(path=PYDOCS_DIR, cache_dir=None):
+    """Python's HTML documentation as a text8-alphabet corpus (~10.3M chars).
+
+    Installed by Debian's `python3.11-doc` package. Every `.html` page, sorted
+    by path, except the generated index pages (`genindex*`, `py-modindex`,
+    `search`) and the reST copies under `_sources/`. The normalised ids are
+    cached as `.npy` under `cache_dir` (default `~/.keras/datasets`), keyed by
+    the pages' names, sizes and modification times.
+    """
+    if not os.path.isdir(path):
+        raise FileNotFoundError(
+            f"The pydocs corpus needs Python's HTML docs at {path!r}; install "
+            "them with `apt-get install -y python3.11-doc` or pass another folder."
+        )
+    index_pages = re.compile(r"(^|/)(genindex[^/]*|py-modindex|search)\.html$")
+    files = [f for f in _files_under(path, (".html",)) if not index_pages.search(f)]
+    if not files:
+        raise FileNotFoundError(f"No documentation pages (.html) under {path!r}")
+    stamp = hashlib.sha1()
+    for f in files:
+        st = os.stat(f)
+        stamp.update(f"{f}:{st.st_size}:{st.st_mtime_ns}".encode())
+    cache_dir = cache_dir or os.path.join(os.path.expanduser("~"), ".keras", "datasets")
+    cache = os.path.join(cache_dir, f"pydocs-{stamp.hexdigest()[:16]}.npy")
+    if os.path.exists(cache):
+        return TextCorpus("pydocs", np.load(cache), 27)
+    corpus = _corpus_from_files(files, "pydocs")
+    os.makedirs(cache_dir, exist_ok=True)
+    tmp = cache + f".tmp{os.getpid()}.npy"
+    np.save(tmp, corpus.ids)
+    os.replace(tmp, cache)
+    return corpus
+
+
+def load_pydoc_topics():
+    """The help topics inside Python (`pydoc_data.topics`, ~0.46M chars)."""
+    from pydoc_data.topics import topics
+
+    text = " ".join(normalize_text8(topics[k]) for k in sorted(topics))
+    return TextCorpus("pydoc_topics", encode_text8(text), 27)
+
+
+def _read_archive(name, url, data_dir):
+    """Bytes of `name` from `data_dir/name`, `data_dir/name.zip` or `url`."""
+    data_dir = data_dir or os.path.join(os.path.expanduser("~"), ".keras", "datasets")
+    plain, archive = os.path.join(data_dir, name), os.path.join(data_dir, name + ".zip")
+    if not (os.path.isfile(plain) or os.path.isfile(archive)):
+        import keras
+
+        try:
+            archive = keras.utils.get_file(
+                name + ".zip", url, cache_dir=data_dir, cache_subdir=""
+            )
+        except Exception as err:  # no network, proxy, HTTP error, ...
+            raise FileNotFoundError(
+                f"{name} not found and could not be downloaded ({err}). Put "
+                f"{name} or {name}.zip (from {url}) at {plain!r} or {archive!r}, "
+                "or pass --data_dir with the folder that holds it."
+            ) from err
+    if os.path.isfile(plain):
+        with open(plain, "rb") as f:
+            return f.read()
+    with zipfile.ZipFile(archive) as z:
+        return z.read(name)
+
+
+def load_text8(data_dir=None):
+    """text8 (Mahoney): 100M characters, 27 symbols, from a local copy
+    (`data_dir/text8` or `data_dir/text8.zip`) or downloaded when online."""
+    raw = _read_archive("text8", TEXT8_URL, data_dir)
+    return TextCorpus("text8", encode_text8(raw.decode("ascii")), 27)
+
+
+def load_enwik8(data_dir=None):
+    """enwik8 (Hutter prize): the first 100M bytes of English Wikipedia XML,
+    256 symbols, from `data_dir/enwik8[.zip]` or downloaded when online."""
+    raw = _read_archive("enwik8", ENWIK8_URL, data_dir)
+    return TextCorpus("enwik8", np.frombuffer(raw, dtype=np.uint8).copy(), 256)
+
+
+def load_corpus(dataset, data_dir=None, text_file=None):
+    """Load a corpus by name: one of `DATASETS` (`"file"` reads `text_file`,
+    a file or a folder)."""
+    if dataset == "text8":
+        return load_text8(data_dir)
+    if dataset == "enwik8":
+        return load_enwik8(data_dir)
+    if dataset == "pydocs":
+        return load_pydocs(data_dir or PYDOCS_DIR)
+    if dataset == "pydoc_topics":
+        return load_pydoc_topics()
+    if dataset == "file":
+        if not text_file:
+            raise ValueError("dataset='file' needs `text_file` (a text/HTML file or folder)")
+        return load_text_files(text_file)
+    raise ValueError(f"Unknown dataset {dataset!r}; accepted values: {DATASETS}")
+
+
+# --- tf.data pipelines ------------------------------------------------------
+
+
+def _check_windows(ids, seq_len, what):
+    if seq_len < 1:
+        raise ValueError(f"`seq_len` must be >= 1, got {seq_len}")
+    if len(ids) < seq_len + 1:
+        raise ValueError(
+            f"The {what} split has {len(ids)} symbols, fewer than one window of "
+            f"seq_len + 1 = {seq_len + 1}; use a larger corpus or a shorter seq_len."
+        )
+
+
+def train_dataset(ids, seq_len, batch_size, seed=0, start_step=0):
+    """Endless batches of random crops: `(x, y)`, both int32 `(B, seq_len)`,
+    `y` shifted by one. Batch `k` depends only on `(seed, start_step + k)`."""
+    import tensorflow as tf
+
+    _check_windows(ids, seq_len, "training")
+    data = tf.constant(ids)
+    span = tf.range(seq_len + 1, dtype=tf.int64)
+    high = len(ids) - seq_len  # crops start in [0, len - seq_len - 1]
+
+    def batch(step):
+        starts = tf.random.stateless_uniform(
+            [batch_size], seed=tf.stack([tf.cast(seed, tf.int64), step]),
+            maxval=high, dtype=tf.int64,
+        )
+        windows = tf.cast(tf.gather(data, starts[:, None] + span), tf.int32)
+        return windows[:, :-1], windows[:, 1:]
+
+    return (
+        tf.data.Dataset.counter(start=start_step)
+        .map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def eval_dataset(ids, seq_len, batch_size, max_windows=None):
+    """Fixed contiguous windows `(x, y)` spread evenly over `ids`.
+
+    Uses every non-overlapping window of `seq_len + 1` symbols, or
+    `max_windows` of them evenly spaced, rounded down to whole batches (at
+    least one batch, repeating nothing)."""
+    import tensorflow as tf
+
+    _check_windows(ids, seq_len, "evaluation")
+    available = len(ids) // (seq_len + 1)
+    count = available if max_windows is None else min(available, max_windows)
+    count = (count // batch_size) * batch_size
+    if count == 0:
+        raise ValueError(
+            f"The evaluation split holds {available} windows of {seq_len + 1}, "
+            f"fewer than one batch of {batch_size}; lower batch_size or seq_len."
+        )
+    starts = (np.arange(count) * available // count) * (seq_len + 1)
+    windows = np.stack([ids[s : s + seq_len + 1] for s in starts]).astype(np.int32)
+    return tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:])).batch(
+        batch_size
+    )
