@@ -296,6 +296,7 @@ class CausalEMA(keras.layers.Layer):
             return earlier[0] * later[0], later[0] * earlier[1] + later[1]
 
         _, smoothed = ops.associative_scan(compose, (decay, drive), axis=1)
+        smoothed = ops.reshape(smoothed, ops.shape(x))  # TF's scan drops static dims
         return ops.concatenate([keep, ops.cast(smoothed, inputs.dtype)], axis=-1)
 
     def compute_output_shape(self, input_shape):

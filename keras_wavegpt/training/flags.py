@@ -1,0 +1,57 @@
+"""absl flags shared by every experiment script, and their `TrainConfig`."""
+
+from absl import flags
+
+from keras_wavegpt.training.runner import SCHEDULES, TrainConfig, parse_kwargs
+
+
+def define_training_flags(default_out_dir, default_variants="none,haar"):
+    """Define the flags of `TrainConfig` (call once, at import of a script)."""
+    flags.DEFINE_list("variants", default_variants, "Mixers to compare (comma list).")
+    flags.DEFINE_list("seeds", None, "Seeds to repeat every variant with (comma list).")
+    flags.DEFINE_integer("seed", 0, "Seed when --seeds is not given.")
+    flags.DEFINE_integer("steps", 1000, "Training steps per variant.")
+    flags.DEFINE_integer("eval_every", 100, "Validate (and checkpoint) every N steps.")
+    flags.DEFINE_integer("batch_size", 16, "Batch size.")
+    flags.DEFINE_float("learning_rate", 3e-4, "Peak learning rate (Adam).")
+    flags.DEFINE_enum("schedule", "cosine", SCHEDULES,
+                      "cosine: warm-up + cosine decay; plateau: the paper's "
+                      "3e-4 halved on plateaus down to --min_learning_rate.")
+    flags.DEFINE_integer("warmup_steps", 100, "Linear warm-up steps (cosine).")
+    flags.DEFINE_float("min_learning_rate", 1e-5, "Floor of the schedule.")
+    flags.DEFINE_float("clipnorm", 1.0, "Gradient norm clipping.")
+    flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
+                      "XLA/JIT compile the train step.")
+    flags.DEFINE_enum("mixed_precision", None, ["mixed_float16", "mixed_bfloat16"],
+                      "Keras dtype policy for the run (default float32).")
+    flags.DEFINE_string("mixer_kwargs", "",
+                        "Mixer arguments, e.g. fraction=0.25,schedule=linear; each "
+                        "variant takes those it accepts.")
+    flags.DEFINE_string("out_dir", default_out_dir, "Where logs, checkpoints and "
+                        "summary.json go.")
+    flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"],
+                      "model.fit verbosity (1: progress bar).")
+
+
+def train_config_from_flags(values):
+    """A `TrainConfig` from parsed flag values (`absl.flags.FLAGS`)."""
+    jit = {"auto": "auto", "true": True, "false": False}[values.jit_compile]
+    verbose = values.verbose if values.verbose == "auto" else int(values.verbose)
+    seeds = tuple(int(s) for s in values.seeds) if values.seeds else (values.seed,)
+    return TrainConfig(
+        variants=tuple(values.variants),
+        seeds=seeds,
+        steps=values.steps,
+        eval_every=values.eval_every,
+        batch_size=values.batch_size,
+        learning_rate=values.learning_rate,
+        schedule=values.schedule,
+        warmup_steps=values.warmup_steps,
+        min_learning_rate=values.min_learning_rate,
+        clipnorm=values.clipnorm,
+        jit_compile=jit,
+        mixed_precision=values.mixed_precision,
+        mixer_kwargs=parse_kwargs(values.mixer_kwargs),
+        out_dir=values.out_dir,
+        verbose=verbose,
+    )

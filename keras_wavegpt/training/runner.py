@@ -1,0 +1,338 @@
+"""The experiment runner every script shares: train variants side by side.
+
+For each seed, every variant (a mixer name) is built from the same seed and
+trained with `model.fit` on the same batches (the training pipeline is keyed
+by seed and step). Each run writes, under `out_dir/seed_<s>/<variant>/`, a
+CSV log, TensorBoard logs and the latest `.keras` checkpoint. The runner then
+writes `out_dir/summary.json` (SPEC §6) and `out_dir/val_loss.png`.
+"""
+
+import dataclasses
+import json
+import math
+import os
+
+import keras
+import numpy as np
+
+from keras_wavegpt.layers.registry import mixer_arguments, mixer_names
+from keras_wavegpt.training import metrics
+from keras_wavegpt.training.callbacks import LearningRateLogger, StepTimer
+
+SCHEDULES = ("constant", "cosine", "plateau")
+BASELINE = "none"
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """How every variant of one comparison is trained.
+
+    `schedule`: `"constant"`; `"cosine"` (linear warm-up over
+    `warmup_steps` to `learning_rate`, then cosine decay to
+    `min_learning_rate` at `steps`); or `"plateau"` (the paper's: start at
+    `learning_rate`, halve when the validation loss stops improving, down to
+    `min_learning_rate`).
+    """
+
+    variants: tuple = ("none", "haar")
+    seeds: tuple = (0,)
+    steps: int = 1000
+    eval_every: int = 100
+    batch_size: int = 16
+    learning_rate: float = 3e-4
+    schedule: str = "cosine"
+    warmup_steps: int = 100
+    min_learning_rate: float = 1e-5
+    clipnorm: float = 1.0
+    jit_compile: object = "auto"
+    mixed_precision: str = None
+    mixer_kwargs: dict = dataclasses.field(default_factory=dict)
+    out_dir: str = "runs/experiment"
+    verbose: object = "auto"
+
+    def validate(self):
+        if not self.variants:
+            raise ValueError("`variants` is empty; name at least one mixer")
+        unknown = [v for v in self.variants if v not in mixer_names()]
+        if unknown:
+            raise ValueError(
+                f"Unknown variants {unknown}; accepted values: {mixer_names()}"
+            )
+        if len(set(self.variants)) != len(self.variants):
+            raise ValueError(f"`variants` repeats a name: {list(self.variants)}")
+        for name in ("steps", "eval_every", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+        if self.steps % self.eval_every:
+            raise ValueError(
+                f"`steps`={self.steps} must be a multiple of `eval_every`="
+                f"{self.eval_every}"
+            )
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"Unknown schedule {self.schedule!r}; accepted values: {SCHEDULES}"
+            )
+        if not self.learning_rate > 0:
+            raise ValueError(f"`learning_rate` must be > 0, got {self.learning_rate}")
+        if self.schedule == "cosine" and not 0 <= self.warmup_steps < self.steps:
+            raise ValueError(
+                f"`warmup_steps`={self.warmup_steps} must be in [0, steps={self.steps})"
+            )
+        accepted = {a for v in self.variants for a in mixer_arguments(v)}
+        stray = sorted(set(self.mixer_kwargs) - accepted)
+        if stray:
+            raise ValueError(
+                f"mixer_kwargs {stray} are accepted by none of the variants "
+                f"{list(self.variants)} (they accept {sorted(accepted)})"
+            )
+
+
+def parse_kwargs(text):
+    """`"fraction=0.25,schedule=linear"` -> `{"fraction": 0.25, "schedule": "linear"}`.
+
+    Values are read as Python literals where they parse (numbers, booleans,
+    None, tuples) and kept as strings otherwise.
+    """
+    import ast
+
+    result = {}
+    for item in filter(None, (s.strip() for s in (text or "").split(","))):
+        if "=" not in item:
+            raise ValueError(f"Expected key=value in {text!r}, got {item!r}")
+        key, value = (s.strip() for s in item.split("=", 1))
+        try:
+            result[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            result[key] = value
+    return result
+
+
+def _learning_rate(config):
+    if config.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=0.0,
+            decay_steps=config.steps - config.warmup_steps,
+            alpha=config.min_learning_rate / config.learning_rate,
+            warmup_target=config.learning_rate,
+            warmup_steps=config.warmup_steps,
+        )
+    return config.learning_rate
+
+
+def train_variant(build_model, train_ds, val_ds, config, run_dir, seed):
+    """Train one model with `model.fit`; returns its per-run record.
+
+    Args:
+        build_model: `mixer_kwargs -> keras.Model`, called after seeding.
+        train_ds: endless `tf.data` batches `(x, y)`.
+        val_ds: finite validation batches.
+        config: the `TrainConfig`.
+        run_dir: folder for the CSV/TensorBoard logs and the checkpoint.
+        seed: seeds weights (and dropout) through `keras.utils.set_random_seed`.
+    """
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    model = build_model()
+    model.compile(
+        optimizer=keras.optimizers.Adam(_learning_rate(config), clipnorm=config.clipnorm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=config.jit_compile,
+    )
+    os.makedirs(run_dir, exist_ok=True)
+    timer = StepTimer()
+    callbacks = [
+        LearningRateLogger(),
+        timer,
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.CSVLogger(os.path.join(run_dir, "log.csv")),
+        keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
+        keras.callbacks.ModelCheckpoint(os.path.join(run_dir, "checkpoint.keras")),
+    ]
+    if config.schedule == "plateau":
+        callbacks.insert(
+            0,
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss", factor=0.5, patience=1,
+                min_lr=config.min_learning_rate,
+            ),
+        )
+    history = model.fit(
+        train_ds,
+        steps_per_epoch=config.eval_every,
+        epochs=config.steps // config.eval_every,
+        validation_data=val_ds,
+        callbacks=callbacks,
+        verbose=config.verbose,
+        shuffle=False,
+    )
+    val = history.history.get("val_loss", [])
+    curve = [[config.eval_every * (i + 1), float(v)] for i, v in enumerate(val)]
+    final = curve[-1][1] if curve else None
+    if final is None or not math.isfinite(final):
+        raise FloatingPointError(
+            f"Training in {run_dir} produced no finite validation loss "
+            f"(history: {history.history}); lower the learning rate."
+        )
+    return {
+        "params": int(model.count_params()),
+        "final_val_loss": final,
+        "final_val_bpc": metrics.bits_per_char(final),
+        "steps": curve[-1][0],
+        "sec_per_step": timer.seconds_per_step(),
+        "curve": curve,
+    }
+
+
+def run_comparison(build_model, make_data, config, metadata=None):
+    """Train every variant for every seed and summarise.
+
+    Args:
+        build_model: `(mixer, mixer_kwargs) -> keras.Model`.
+        make_data: `seed -> (train_ds, val_ds)`.
+        config: a `TrainConfig`.
+        metadata: extra settings recorded in the summary's `config` (dataset,
+            preset, sequence length, ...).
+
+    Returns:
+        The summary dict, also written to `config.out_dir/summary.json`.
+    """
+    config.validate()
+    previous_policy = keras.mixed_precision.dtype_policy()
+    if config.mixed_precision:
+        keras.mixed_precision.set_dtype_policy(config.mixed_precision)
+    runs = {v: [] for v in config.variants}
+    try:
+        for seed in config.seeds:
+            train_ds, val_ds = make_data(seed)
+            for variant in config.variants:
+                kwargs = {
+                    k: v for k, v in config.mixer_kwargs.items()
+                    if k in mixer_arguments(variant)
+                }
+                record = train_variant(
+                    lambda: build_model(variant, kwargs),
+                    train_ds,
+                    val_ds,
+                    config,
+                    os.path.join(config.out_dir, f"seed_{seed}", variant),
+                    seed,
+                )
+                record["seed"] = seed
+                runs[variant].append(record)
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous_policy)
+    summary = summarize(runs, config)
+    summary["config"].update(metadata or {})
+    write_summary(summary, config.out_dir)
+    return summary
+
+
+def summarize(runs, config):
+    """Per-variant numbers of SPEC §6 from the per-seed run records."""
+    base = runs.get(BASELINE)
+    variants = {}
+    for variant, records in runs.items():
+        for i, record in enumerate(records):
+            if base:
+                target, base_steps = base[i]["final_val_loss"], base[i]["steps"]
+                record["spe"] = metrics.same_performance_step(record["curve"], target)
+                record["speedup"] = metrics.speedup(record["spe"], base_steps)
+                record["rel_step_time"] = _ratio(
+                    record["sec_per_step"], base[i]["sec_per_step"]
+                )
+            else:
+                record["spe"] = record["speedup"] = record["rel_step_time"] = None
+        entry = {"params": records[0]["params"], "steps": records[0]["steps"]}
+        for key in ("final_val_loss", "final_val_bpc", "sec_per_step", "spe",
+                    "speedup", "rel_step_time"):
+            mean, std = metrics.mean_std([r[key] for r in records])
+            entry[key] = mean
+            if len(records) > 1:
+                entry[f"{key}_std"] = std
+        if len(records) > 1:
+            entry["spe_reached"] = sum(r["spe"] is not None for r in records)
+            t, p = (None, None)
+            if base and variant != BASELINE:
+                t, p = metrics.welch_test(
+                    [r["final_val_loss"] for r in records],
+                    [r["final_val_loss"] for r in base],
+                )
+            entry["welch_t"], entry["welch_p"] = t, p
+        entry["curve"] = _mean_curve([r["curve"] for r in records])
+        entry["runs"] = records
+        variants[variant] = entry
+    settings = dataclasses.asdict(config)
+    settings["variants"] = list(config.variants)
+    settings["seeds"] = list(config.seeds)
+    return {"config": settings, "backend": keras.backend.backend(), "variants": variants}
+
+
+def _ratio(a, b):
+    return None if a is None or not b else a / b
+
+
+def _mean_curve(curves):
+    steps = [s for s, _ in curves[0]]
+    losses = np.mean([[v for _, v in c] for c in curves], axis=0)
+    return [[s, float(v)] for s, v in zip(steps, losses)]
+
+
+def write_summary(summary, out_dir):
+    """Write `summary.json` and the `val_loss.png` plot into `out_dir`."""
+    os.makedirs(out_dir, exist_ok=True)
+    tmp = os.path.join(out_dir, "summary.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(summary, f, indent=2)
+    os.replace(tmp, os.path.join(out_dir, "summary.json"))
+    plot_curves(summary["variants"], os.path.join(out_dir, "val_loss.png"))
+
+
+def plot_curves(variants, path, title=None):
+    """Validation loss against step for every variant (seed mean), with the
+    baseline's final loss as a dashed line and each variant's same-performance
+    step marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, entry in variants.items():
+        steps, losses = zip(*entry["curve"])
+        (line,) = ax.plot(steps, losses, marker=".", label=f"{label} ({entry['params']:,} params)")
+        if entry.get("spe") is not None and not label.endswith(BASELINE):
+            ax.axvline(entry["spe"], color=line.get_color(), linestyle=":", linewidth=1)
+    for label, entry in variants.items():
+        if label.endswith(BASELINE):
+            ax.axhline(entry["final_val_loss"], color="gray", linestyle="--", linewidth=1)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("validation loss (nats / token)")
+    ax.set_title(title or "Validation loss (dotted: same-performance step)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def format_table(variants):
+    """A Markdown table of the headline numbers of `summary["variants"]`."""
+    rows = [
+        "| variant | params | val loss | val bpc | SPE | speedup | step time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, v in variants.items():
+        spe = "-" if v["spe"] is None else f"{v['spe']:.0f}"
+        rows.append(
+            f"| {name} | {v['params']:,} | {_fmt(v['final_val_loss'], v.get('final_val_loss_std'))} "
+            f"| {_fmt(v['final_val_bpc'])} | {spe} | "
+            f"{_fmt(v['speedup'], v.get('speedup_std'), 2)} | {_fmt(v['rel_step_time'], None, 2)}x |"
+        )
+    return "\n".join(rows)
+
+
+def _fmt(x, std=None, digits=4):
+    if x is None:
+        return "-"
+    return f"{x:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}")
