@@ -125,7 +125,8 @@ class CausalWavelet(keras.layers.Layer):
     weights. The learnable variant groups channels by the power of two that
     bounds their length and runs one depthwise causal convolution per group
     (taps past `f(i)` are masked to zero), so short kernels never pay for the
-    long ones; it adds `sum_i f(i)` weights. Sums and convolutions run in
+    long ones. Its one weight `taps` holds exactly `sum_i f(i)` numbers:
+    channel `i`'s kernel in lag order, channels one after another. Sums and convolutions run in
     float32 under mixed precision; the output has the input's dtype.
 
     After `build`, `kernel_sizes` is a numpy int array of length `E` with
@@ -181,22 +182,26 @@ class CausalWavelet(keras.layers.Layer):
         self._lengths = lengths.astype("float32")
         self._groups = []
         if self.learnable:
+            # One flat weight: channel c's taps h_c[0..f_c) (lag order) sit at
+            # offsets[c]; Haar box 1/f_c at init.
+            offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+            self.taps = self.add_weight(
+                name="taps",
+                shape=(int(lengths.sum()),),
+                initializer=lambda shape, dtype=None: ops.cast(
+                    np.repeat(1.0 / lengths, lengths), dtype
+                ),
+                dtype="float32",
+                autocast=False,
+            )
             buckets = 2 ** np.ceil(np.log2(lengths)).astype(np.int64)
             for bucket in np.unique(buckets):
                 (index,) = np.nonzero(buckets == bucket)
                 lo, hi = int(index[0]), int(index[-1]) + 1
-                # h[k, c]: tap for lag k of channel c, Haar box at init.
-                taps = np.arange(bucket)[:, None] < lengths[None, lo:hi]
-                init = taps / lengths[None, lo:hi]
-                kernel = self.add_weight(
-                    name=f"kernel_{bucket}",
-                    shape=(int(bucket), hi - lo),
-                    initializer=lambda shape, dtype=None, v=init: ops.cast(v, dtype),
-                    dtype="float32",
-                    autocast=False,
-                )
-                mask = None if taps.all() else taps.astype("float32")
-                self._groups.append((lo, hi, kernel, mask))
+                lag = np.arange(bucket)[:, None]  # (K, 1)
+                valid = lag < lengths[None, lo:hi]  # (K, c)
+                gather = np.where(valid, offsets[None, lo:hi] + lag, 0).astype("int32")
+                self._groups.append((lo, hi, gather, valid.astype("float32")))
 
     def call(self, inputs):
         _check_float(self, inputs)
@@ -220,11 +225,12 @@ class CausalWavelet(keras.layers.Layer):
         """Depthwise causal convolution per group of similar kernel lengths."""
         static_t = x.shape[1]
         outputs = []
-        for lo, hi, kernel, mask in self._groups:
-            h = kernel if mask is None else kernel * mask  # (K, c), lag order
-            if static_t is not None and static_t < h.shape[0]:
-                h = h[:static_t]  # lags >= T only ever meet the zero padding
-            taps = h.shape[0]
+        for lo, hi, gather, valid in self._groups:
+            if static_t is not None and static_t < gather.shape[0]:
+                # Lags >= T only ever meet the zero padding.
+                gather, valid = gather[:static_t], valid[:static_t]
+            h = ops.multiply(ops.take(self.taps, gather), valid)  # (K, c), lag order
+            taps = gather.shape[0]
             xg = ops.pad(x[:, :, lo:hi], [[0, 0], [taps - 1, 0], [0, 0]])
             # Convolution correlates, so the oldest lag comes first.
             outputs.append(ops.depthwise_conv(xg, ops.flip(h, axis=0)[:, :, None]))

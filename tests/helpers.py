@@ -1,0 +1,34 @@
+"""Backend-agnostic helpers for the tests."""
+
+import keras
+import numpy as np
+
+
+def to_numpy(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def sgd_gradients(model, x, y, loss):
+    """Gradients of `loss` w.r.t. every trainable weight, on any backend:
+    one plain SGD step with learning rate 1 moves each weight by -gradient."""
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss=loss)
+    before = [to_numpy(w) for w in model.trainable_weights]
+    model.train_on_batch(x, y)
+    after = [to_numpy(w) for w in model.trainable_weights]
+    return {w.path: b - a for w, b, a in zip(model.trainable_weights, before, after)}
+
+
+def layer_model(layer, time, channels, dtype="float32"):
+    """A functional model around one sequence layer: (B, T, E) -> (B, T, E)."""
+    inputs = keras.Input(shape=(time, channels), dtype=dtype)
+    return keras.Model(inputs, layer(inputs))
+
+
+def assert_causal(fn, x, perturb, position):
+    """fn(x)[:, :position+1] must not move when x[:, position+1:] changes."""
+    changed = x.copy()
+    changed[:, position + 1 :] = perturb(changed[:, position + 1 :])
+    before, after = to_numpy(fn(x)), to_numpy(fn(changed))
+    np.testing.assert_array_equal(before[:, : position + 1], after[:, : position + 1])
+    # The perturbation must reach later outputs, or the test proves nothing.
+    assert not np.allclose(before[:, position + 1 :], after[:, position + 1 :])

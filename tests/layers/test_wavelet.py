@@ -1,0 +1,207 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_wavegpt.layers import CausalEMA, CausalWavelet, kernel_schedule
+from tests.helpers import assert_causal, layer_model, sgd_gradients, to_numpy
+
+
+# --- independent numpy references -------------------------------------------
+
+
+def ref_moving_average(x, sizes):
+    """y[t] = sum(x[t-f+1 .. t]) / f per channel, zeros before the start."""
+    y = x.astype(np.float64).copy()
+    for i, f in enumerate(sizes):
+        if f == 1:
+            continue
+        for t in range(x.shape[1]):
+            y[:, t, i] = x[:, max(0, t - f + 1) : t + 1, i].sum(axis=1) / f
+    return y
+
+
+def ref_fir(x, kernels, start):
+    """y_i[t] = sum_k h_i[k] x_i[t-k] for channels >= start; kernels[c] = h."""
+    y = x.astype(np.float64).copy()
+    for c, h in enumerate(kernels):
+        i = start + c
+        for t in range(x.shape[1]):
+            y[:, t, i] = sum(h[k] * x[:, t - k, i] for k in range(min(len(h), t + 1)))
+    return y
+
+
+def ref_ema(x, alphas, start):
+    y = x.astype(np.float64).copy()
+    for c, a in enumerate(alphas):
+        i = start + c
+        for t in range(1, x.shape[1]):
+            y[:, t, i] = a * x[:, t, i] + (1 - a) * y[:, t - 1, i]
+    return y
+
+
+# --- the kernel schedule ----------------------------------------------------
+
+
+def test_dyadic_schedule_by_hand():
+    assert kernel_schedule(8, max_kernel=8).tolist() == [1, 1, 1, 1, 2, 2, 4, 8]
+
+
+def test_linear_schedule_by_hand():
+    assert kernel_schedule(8, 16, schedule="linear").tolist() == [1, 1, 1, 1, 2, 7, 11, 16]
+
+
+def test_paper_schedule_levels_one_to_nine():
+    sizes = kernel_schedule(128, 512)
+    assert (sizes[:64] == 1).all()
+    levels, counts = np.unique(sizes[64:], return_counts=True)
+    assert levels.tolist() == [2, 4, 8, 16, 32, 64, 128, 256, 512]
+    assert counts.min() >= 64 // 9 and counts.max() <= 64 // 9 + 1  # spread linearly
+    assert (np.diff(sizes[64:]) >= 0).all()
+
+
+def test_fraction_rounds_half_up():
+    assert (kernel_schedule(5, 4, fraction=0.5) > 1).sum() == 3
+    assert (kernel_schedule(10, 4, fraction=1.0) > 1).sum() == 10
+
+
+# --- numbers against the references ----------------------------------------
+
+
+@pytest.mark.parametrize("schedule", ["dyadic", "linear"])
+@pytest.mark.parametrize("shape,max_kernel", [((2, 37, 16), 16), ((1, 5, 8), 32), ((3, 64, 12), 64)])
+def test_haar_matches_reference(schedule, shape, max_kernel):
+    x = np.random.default_rng(0).normal(size=shape).astype("float32")
+    layer = CausalWavelet(max_kernel=max_kernel, schedule=schedule)
+    y = to_numpy(layer(x))
+    np.testing.assert_allclose(y, ref_moving_average(x, layer.kernel_sizes), atol=2e-5)
+    assert layer.kernel_sizes.shape == (shape[-1],)
+    assert not layer.weights
+
+
+@pytest.mark.parametrize("schedule", ["dyadic", "linear"])
+def test_learnable_equals_haar_at_init(schedule):
+    x = np.random.default_rng(1).normal(size=(2, 40, 16)).astype("float32")
+    fixed = CausalWavelet(max_kernel=32, schedule=schedule)
+    learned = CausalWavelet(max_kernel=32, schedule=schedule, learnable=True)
+    np.testing.assert_allclose(to_numpy(learned(x)), to_numpy(fixed(x)), atol=2e-5)
+    assert learned.count_params() == int(learned.kernel_sizes[8:].sum())
+
+
+@pytest.mark.parametrize("schedule,time", [("dyadic", 30), ("linear", 30), ("dyadic", 6)])
+def test_learnable_matches_reference_with_random_kernels(schedule, time):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, time, 12)).astype("float32")
+    layer = CausalWavelet(max_kernel=16, schedule=schedule, learnable=True)
+    layer.build(x.shape)
+    taps = rng.normal(size=layer.taps.shape).astype("float32")
+    layer.taps.assign(taps)
+    # Channel by channel, each kernel in lag order.
+    lengths = layer.kernel_sizes[6:]
+    kernels = np.split(taps, np.cumsum(lengths)[:-1])
+    assert [len(k) for k in kernels] == lengths.tolist()
+    np.testing.assert_allclose(to_numpy(layer(x)), ref_fir(x, kernels, 6), atol=1e-4)
+
+
+def test_ema_matches_reference():
+    x = np.random.default_rng(3).normal(size=(2, 25, 10)).astype("float32")
+    layer = CausalEMA(fraction=0.5)
+    y = to_numpy(layer(x))
+    alphas = 1 - np.arange(5) / 5
+    np.testing.assert_allclose(y, ref_ema(x, alphas, 5), atol=2e-5)
+    np.testing.assert_array_equal(y[:, :, :5], x[:, :, :5])
+
+
+# --- causality, gradients, precision ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "layer_fn",
+    [
+        lambda: CausalWavelet(max_kernel=16),
+        lambda: CausalWavelet(max_kernel=16, schedule="linear", learnable=True),
+        lambda: CausalEMA(),
+    ],
+    ids=["haar", "learnable", "ema"],
+)
+@pytest.mark.parametrize("position", [0, 9, 30])
+def test_mixers_are_causal(layer_fn, position):
+    x = np.random.default_rng(4).normal(size=(2, 32, 8)).astype("float32")
+    assert_causal(layer_fn(), x, lambda v: v + 3.0, position)
+
+
+def test_learnable_gradients_reach_every_tap_and_are_finite():
+    layer = CausalWavelet(max_kernel=16, schedule="linear", learnable=True)
+    model = layer_model(layer, 24, 8)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(4, 24, 8)).astype("float32")
+    grads = sgd_gradients(model, x, rng.normal(size=(4, 24, 8)).astype("float32"), "mse")
+    (g,) = grads.values()
+    assert g.shape == (layer.kernel_sizes[4:].sum(),)
+    assert np.isfinite(g).all() and (g != 0).all()
+
+
+@pytest.mark.parametrize("learnable", [False, True])
+def test_mixed_precision_close_to_float32(learnable):
+    x = np.random.default_rng(6).normal(size=(2, 64, 16)).astype("float32")
+    reference = to_numpy(CausalWavelet(max_kernel=64, learnable=learnable)(x))
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    layer = CausalWavelet(max_kernel=64, learnable=learnable)
+    y = layer(keras.ops.cast(x, "float16"))
+    assert keras.backend.standardize_dtype(y.dtype) == "float16"
+    assert all(keras.backend.standardize_dtype(w.dtype) == "float32" for w in layer.weights)
+    np.testing.assert_allclose(to_numpy(y).astype("float32"), reference, atol=1e-2)
+
+
+# --- serialisation ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "layer_fn",
+    [
+        lambda: CausalWavelet(max_kernel=8, fraction=0.25, schedule="linear"),
+        lambda: CausalWavelet(max_kernel=16, learnable=True),
+        lambda: CausalEMA(fraction=0.75),
+    ],
+    ids=["haar", "learnable", "ema"],
+)
+def test_layer_save_load_round_trip(layer_fn, tmp_path):
+    layer = layer_fn()
+    model = layer_model(layer, 20, 8)
+    rng = np.random.default_rng(7)
+    for w in layer.weights:
+        w.assign(rng.normal(size=w.shape).astype("float32"))
+    x = rng.normal(size=(2, 20, 8)).astype("float32")
+    path = str(tmp_path / "layer.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_array_equal(to_numpy(restored(x)), to_numpy(model(x)))
+    clone = layer.__class__.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+# --- bad input ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(max_kernel=12), ValueError, "power of two"),
+        (dict(max_kernel=1), ValueError, "max_kernel"),
+        (dict(max_kernel=8.0), TypeError, "max_kernel"),
+        (dict(fraction=0.0), ValueError, "fraction"),
+        (dict(fraction=1.5), ValueError, "fraction"),
+        (dict(schedule="cubic"), ValueError, "schedule"),
+    ],
+)
+def test_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        CausalWavelet(**kwargs)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="rank 2"):
+        CausalWavelet(max_kernel=8)(np.zeros((2, 8), "float32"))
+    with pytest.raises(TypeError, match="floating-point"):
+        CausalWavelet(max_kernel=8)(np.zeros((2, 8, 4), "int32"))
+    with pytest.raises(ValueError, match="rounds to 0"):
+        CausalEMA(fraction=0.1)(np.zeros((2, 8, 4), "float32"))
