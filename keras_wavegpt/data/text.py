@@ -206,7 +206,7 @@ def load_pydocs(path=PYDOCS_DIR, cache_dir=None):
 
 
 def load_pydoc_topics():
-    """The help topics inside Python (`pydoc_data.topics`, ~0.46M chars)."""
+    """The help topics inside Python (`pydoc_data.topics`, ~0.39M chars after normalisation)."""
     from pydoc_data.topics import topics
 
     text = " ".join(normalize_text8(topics[k]) for k in sorted(topics))

@@ -1,0 +1,55 @@
+"""experiments/text8.py end to end, in a subprocess, as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_script(tmp_path, *flags):
+    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "experiments", "text8.py"), *flags,
+         f"--out_dir={tmp_path}"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_smoke_run_writes_summary(tmp_path):
+    flagfile = tmp_path / "flags.txt"
+    flagfile.write_text("--preset=tiny\n--batch_size=4\n")
+    result = run_script(
+        tmp_path, f"--flagfile={flagfile}", "--dataset=pydoc_topics",
+        "--variants=none,haar,learnable,ema", "--steps=4", "--eval_every=2",
+        "--warmup_steps=1", "--val_windows=8", "--mixer_kwargs=schedule=linear",
+        "--verbose=1",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "4/4" not in result.stdout and "2/2" in result.stdout  # Keras progress bar
+    with open(tmp_path / "summary.json") as f:
+        summary = json.load(f)
+    assert summary["config"]["dataset"] == "pydoc_topics"
+    assert summary["config"]["preset"] == "tiny" and summary["config"]["batch_size"] == 4
+    assert list(summary["variants"]) == ["none", "haar", "learnable", "ema"]
+    for name, v in summary["variants"].items():
+        for key in ("params", "final_val_loss", "final_val_bpc", "steps",
+                    "sec_per_step", "spe", "speedup"):
+            assert key in v, (name, key)
+        assert v["steps"] == 4 and v["final_val_loss"] > 0
+    assert summary["variants"]["haar"]["params"] == summary["variants"]["none"]["params"]
+    assert summary["variants"]["learnable"]["params"] > summary["variants"]["none"]["params"]
+    assert "| learnable |" in result.stdout
+    assert os.path.exists(tmp_path / "val_loss.png")
+
+
+def test_bad_flags_fail_clearly(tmp_path):
+    result = run_script(tmp_path, "--dataset=pydoc_topics", "--preset=tiny",
+                        "--variants=none,wavelet", "--steps=2", "--eval_every=1")
+    assert result.returncode != 0 and "accepted values" in result.stderr
+    result = run_script(tmp_path, "--dataset=file", "--text_file=/nonexistent.txt",
+                        "--preset=tiny")
+    assert result.returncode != 0 and "does not exist" in result.stderr

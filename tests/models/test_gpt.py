@@ -1,0 +1,111 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_wavegpt.models import build_gpt, gpt_preset
+from tests.helpers import sgd_gradients, to_numpy
+
+VOCAB = 27
+ARCH = dict(context_length=32, num_layers=3, model_dim=16, num_heads=2, ff_dim=32, head_dim=64)
+MIXERS = ["none", "haar", "learnable", "ema"]
+
+
+def tokens(batch, length, seed=0):
+    return np.random.default_rng(seed).integers(0, VOCAB, size=(batch, length)).astype("int32")
+
+
+def test_structure_and_shapes():
+    model = build_gpt(VOCAB, mixer="haar", **ARCH)
+    names = [layer.name for layer in model.layers]
+    # A mixer in each of the N - 1 gaps, between consecutive blocks.
+    assert names[2:7] == ["block_0", "mixer_1", "block_1", "mixer_2", "block_2"]
+    out = model(tokens(2, 32))
+    assert tuple(out.shape) == (2, 32, VOCAB)
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    assert tuple(model(tokens(1, 7)).shape) == (1, 7, VOCAB)  # shorter than context
+
+
+def test_parameter_counts():
+    counts = {m: build_gpt(VOCAB, mixer=m, **ARCH).count_params() for m in MIXERS}
+    assert counts["haar"] == counts["none"] == counts["ema"]
+    learnable = build_gpt(VOCAB, mixer="learnable", **ARCH)
+    extra = sum(int(layer.kernel_sizes[8:].sum()) for layer in learnable.layers
+                if layer.name.startswith("mixer_"))
+    assert counts["learnable"] == counts["none"] + extra
+
+
+def test_paper_preset_is_the_paper_model():
+    arch = gpt_preset("paper")
+    assert arch == dict(num_layers=10, model_dim=128, num_heads=8, ff_dim=512, context_length=512)
+    model = build_gpt(VOCAB, mixer="haar", **arch)
+    gaps = [layer for layer in model.layers if layer.name.startswith("mixer_")]
+    assert len(gaps) == 9
+    assert sorted(set(gaps[0].kernel_sizes[64:].tolist())) == [2 ** j for j in range(1, 10)]
+
+
+@pytest.mark.parametrize("mixer", MIXERS)
+def test_gpt_is_causal(mixer):
+    model = build_gpt(VOCAB, mixer=mixer, **ARCH)
+    x = tokens(2, 32)
+    for position in (0, 13, 30):
+        changed = x.copy()
+        changed[:, position + 1 :] = (changed[:, position + 1 :] + 5) % VOCAB
+        before, after = to_numpy(model(x)), to_numpy(model(changed))
+        np.testing.assert_allclose(before[:, : position + 1], after[:, : position + 1], atol=1e-6)
+        assert not np.allclose(before[:, position + 1 :], after[:, position + 1 :])
+
+
+@pytest.mark.parametrize("mixer", ["haar", "learnable"])
+def test_gradients_finite_and_reach_every_weight(mixer):
+    model = build_gpt(VOCAB, mixer=mixer, **ARCH)
+    x = tokens(4, 32, seed=1)
+    grads = sgd_gradients(
+        model, x, tokens(4, 32, seed=2),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    assert len(grads) == len(model.trainable_weights)
+    for path, g in grads.items():
+        assert np.isfinite(g).all(), path
+        assert np.abs(g).max() > 0, path
+
+
+@pytest.mark.parametrize("mixer", ["haar", "learnable", "ema"])
+def test_save_load_round_trip(mixer, tmp_path):
+    model = build_gpt(VOCAB, mixer=mixer, dropout=0.1, fraction=0.75, **ARCH)
+    if mixer == "learnable":  # move the kernels off their initial values
+        for w in model.trainable_weights:
+            if w.path.endswith("taps"):
+                w.assign(w + np.random.default_rng(3).normal(size=w.shape).astype("float32"))
+    x = tokens(2, 20)
+    path = str(tmp_path / "gpt.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_array_equal(to_numpy(restored(x)), to_numpy(model(x)))
+    assert restored.count_params() == model.count_params()
+    assert restored.get_layer("mixer_1").get_config() == model.get_layer("mixer_1").get_config()
+
+
+def test_sequence_too_long():
+    model = build_gpt(VOCAB, **ARCH)
+    with pytest.raises(ValueError, match="exceeds the model's context_length 32"):
+        model(tokens(1, 33))
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(mixer="wavelet"), "accepted values"),
+        (dict(num_heads=3), "must divide"),
+        (dict(num_layers=0), "num_layers"),
+        (dict(dropout=1.0), "dropout"),
+        (dict(mixer="haar", max_kernel=24), "power of two"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        build_gpt(VOCAB, **{**ARCH, **kwargs})
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="accepted values"):
+        gpt_preset("huge")

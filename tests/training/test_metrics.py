@@ -1,0 +1,35 @@
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from keras_wavegpt.training import metrics
+
+
+def test_same_performance_step_and_speedup():
+    curve = [[100, 2.0], [200, 1.5], [300, 1.2], [400, 1.1]]
+    assert metrics.same_performance_step(curve, 1.5) == 200
+    assert metrics.same_performance_step(curve, 1.19) == 400
+    assert metrics.same_performance_step(curve, 1.0) is None
+    assert metrics.speedup(200, 500) == pytest.approx(0.6)
+    assert metrics.speedup(None, 500) is None
+
+
+def test_bits_per_char():
+    assert metrics.bits_per_char(math.log(2)) == pytest.approx(1.0)
+
+
+def test_welch_against_textbook_formula():
+    a, b = [1.0, 1.1, 0.9, 1.05], [1.2, 1.3, 1.25]
+    t, p = metrics.welch_test(a, b)
+    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+    assert t == pytest.approx((np.mean(a) - np.mean(b)) / math.sqrt(va + vb))
+    dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    assert p == pytest.approx(2 * stats.t.sf(abs(t), dof))
+    assert metrics.welch_test([1.0], b) == (None, None)
+
+
+def test_mean_std():
+    assert metrics.mean_std([1.0, None, 3.0]) == (2.0, pytest.approx(math.sqrt(2)))
+    assert metrics.mean_std([None]) == (None, None)

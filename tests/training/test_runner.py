@@ -1,0 +1,107 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_wavegpt import data
+from keras_wavegpt.models import build_gpt
+from keras_wavegpt.training import TrainConfig, parse_kwargs, run_comparison
+
+ARCH = dict(context_length=16, num_layers=2, model_dim=16, num_heads=2, ff_dim=32, head_dim=32)
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return data.load_pydoc_topics()
+
+
+def test_comparison_over_seeds(corpus, tmp_path):
+    config = TrainConfig(
+        variants=("none", "haar"), seeds=(0, 1), steps=4, eval_every=2, batch_size=4,
+        warmup_steps=1, learning_rate=1e-3, mixer_kwargs={"fraction": 0.25},
+        out_dir=str(tmp_path), verbose=0,
+    )
+    built = []
+
+    def build_model(mixer, kwargs):
+        built.append((mixer, kwargs))
+        return build_gpt(corpus.vocab_size, mixer=mixer, **ARCH, **kwargs)
+
+    def make_data(seed):
+        return (data.train_dataset(corpus.split("train"), 16, 4, seed=seed),
+                data.eval_dataset(corpus.split("validation"), 16, 4, max_windows=8))
+
+    summary = run_comparison(build_model, make_data, config, metadata={"dataset": "topics"})
+    # Mixer arguments reach only the mixers that take them.
+    assert built == [("none", {}), ("haar", {"fraction": 0.25})] * 2
+    with open(tmp_path / "summary.json") as f:
+        assert json.load(f) == json.loads(json.dumps(summary))
+    assert summary["config"]["dataset"] == "topics"
+    assert summary["backend"] == keras.backend.backend()
+    none, haar = summary["variants"]["none"], summary["variants"]["haar"]
+    assert none["params"] == haar["params"]
+    for entry in (none, haar):
+        assert len(entry["runs"]) == 2 and entry["steps"] == 4
+        assert [s for s, _ in entry["curve"]] == [2, 4]
+        runs = [r["final_val_loss"] for r in entry["runs"]]
+        assert entry["final_val_loss"] == pytest.approx(np.mean(runs))
+        assert entry["final_val_loss_std"] == pytest.approx(np.std(runs, ddof=1))
+        assert entry["final_val_bpc"] == pytest.approx(entry["final_val_loss"] / np.log(2))
+        assert entry["sec_per_step"] > 0
+    # The baseline reaches its own final loss at its last step.
+    assert none["spe"] == 4 and none["speedup"] == 0.0 and none["rel_step_time"] == 1.0
+    assert haar["welch_t"] is not None and 0 <= haar["welch_p"] <= 1
+    for r in haar["runs"]:
+        base = none["runs"][r["seed"]]["final_val_loss"]
+        reached = [s for s, v in r["curve"] if v <= base]
+        assert r["spe"] == (reached[0] if reached else None)
+    # Same seed, same batches: seeds differ from each other.
+    assert none["runs"][0]["final_val_loss"] != none["runs"][1]["final_val_loss"]
+    for seed in (0, 1):
+        run = tmp_path / f"seed_{seed}" / "haar"
+        with open(run / "log.csv") as f:
+            header = f.readline()
+        assert "val_loss" in header and "learning_rate" in header
+        assert os.listdir(run / "tensorboard")
+        model = keras.saving.load_model(str(run / "checkpoint.keras"))
+        assert model.count_params() == haar["params"]
+    assert os.path.getsize(tmp_path / "val_loss.png") > 1000
+
+
+def test_plateau_schedule_runs(corpus, tmp_path):
+    config = TrainConfig(variants=("ema",), steps=2, eval_every=1, batch_size=2,
+                         schedule="plateau", out_dir=str(tmp_path), verbose=0)
+    summary = run_comparison(
+        lambda m, kw: build_gpt(27, mixer=m, **ARCH, **kw),
+        lambda seed: (data.train_dataset(corpus.split("train"), 8, 2, seed=seed),
+                      data.eval_dataset(corpus.split("validation"), 8, 2, max_windows=2)),
+        config,
+    )
+    assert summary["variants"]["ema"]["spe"] is None  # no baseline to compare with
+
+
+@pytest.mark.parametrize(
+    "changes,match",
+    [
+        (dict(variants=("none", "wavelet")), "accepted values"),
+        (dict(variants=("haar", "haar")), "repeats"),
+        (dict(steps=10, eval_every=3), "multiple"),
+        (dict(schedule="linear"), "accepted values"),
+        (dict(variants=("none", "ema"), mixer_kwargs={"schedule": "linear"}), "none of the variants"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(warmup_steps=1000), "warmup_steps"),
+    ],
+)
+def test_bad_config(changes, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**changes).validate()
+
+
+def test_parse_kwargs():
+    assert parse_kwargs("fraction=0.25, schedule=linear,learnable=True") == {
+        "fraction": 0.25, "schedule": "linear", "learnable": True}
+    assert parse_kwargs("") == {}
+    with pytest.raises(ValueError, match="key=value"):
+        parse_kwargs("fraction")
