@@ -1,0 +1,47 @@
+"""The benchmark and run-merging tools run end to end (numbers are not checked
+here: timings belong to benchmarks, never to tests)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_tool(name, *args):
+    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
+    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", name), *args],
+                          env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_bench_layers_reports_ratios(tmp_path):
+    out = tmp_path / "bench.json"
+    result = run_tool("bench_layers.py", f"--backends={keras.backend.backend()}",
+                      "--preset=tiny", "--batch_size=2", "--rounds=2", f"--json_out={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = json.loads(out.read_text())
+    assert row["backend"] == keras.backend.backend()
+    assert set(row["step_vs_none"]) == set(row["layer_vs_identity"]) == {"haar", "learnable"}
+    assert "haar step / none" in result.stdout
+
+
+def test_compare_runs_merges_summaries(tmp_path):
+    for name, loss in (("a", 2.0), ("b", 1.5)):
+        os.makedirs(tmp_path / name)
+        entry = {"params": 10, "final_val_loss": loss, "final_val_bpc": loss / 0.69,
+                 "spe": None, "speedup": None, "rel_step_time": 1.0,
+                 "curve": [[1, loss + 1], [2, loss]]}
+        with open(tmp_path / name / "summary.json", "w") as f:
+            json.dump({"variants": {"none": entry, "haar": dict(entry, params=10)}}, f)
+    plot = tmp_path / "merged.png"
+    result = run_tool("compare_runs.py", str(tmp_path / "a"), str(tmp_path / "b"),
+                      f"--out={plot}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| a/haar |" in result.stdout and "| b/none | 10 | 1.5000 |" in result.stdout
+    assert plot.stat().st_size > 1000
+    missing = run_tool("compare_runs.py", str(tmp_path / "nowhere"))
+    assert missing.returncode != 0 and "No summary.json" in missing.stderr
+

@@ -1,0 +1,128 @@
+"""Side-by-side timings: mixers vs an identity copy, GPT steps vs `none`.
+
+    OMP_NUM_THREADS=1 python tools/bench_layers.py --backends=tensorflow,jax,torch
+
+For each backend (one subprocess each) it prints ratios measured in one run,
+interleaving the candidates round by round so machine noise hits all alike:
+
+- layer: time of a compiled forward pass of `CausalWavelet` (haar and
+  learnable) on `(batch, context, width)` over that of an identity layer on
+  the same tensor;
+- step: time of one `train_on_batch` of the GPT with each mixer over that of
+  the GPT with `mixer="none"` (same preset, same batch).
+
+Ratios, not seconds, are the result: the machine is shared and noisy.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from absl import app, flags
+
+flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"], "Backends to run.")
+flags.DEFINE_list("mixers", ["haar", "learnable"], "Mixers to time against none.")
+flags.DEFINE_string("preset", "small", "GPT preset for the training-step timing.")
+flags.DEFINE_integer("batch_size", 16, "Batch size.")
+flags.DEFINE_integer("rounds", 30, "Timed rounds (after warm-up).")
+flags.DEFINE_string("json_out", None, "Also write the results as JSON here.")
+flags.DEFINE_bool("child", False, "Internal: run in this process's backend.")
+FLAGS = flags.FLAGS
+
+
+def _interleaved_median(fns, rounds):
+    """Median seconds per call of each fn, calling them in turn each round."""
+    import numpy as np
+
+    for fn in fns.values():  # warm-up: trace and compile
+        fn()
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def measure():
+    import keras
+    import numpy as np
+
+    from keras_wavegpt.layers import get_mixer
+    from keras_wavegpt.models import build_gpt, gpt_preset
+
+    arch = gpt_preset(FLAGS.preset)
+    context, width = arch["context_length"], arch["model_dim"]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(FLAGS.batch_size, context, width)).astype("float32")
+
+    def forward(layer):
+        inputs = keras.Input((context, width))
+        model = keras.Model(inputs, layer(inputs))
+        return lambda: model.predict_on_batch(x)
+
+    layers = {"identity": forward(keras.layers.Identity())}
+    for mixer in FLAGS.mixers:
+        layers[mixer] = forward(get_mixer(mixer, context_length=context))
+    layer_times = _interleaved_median(layers, FLAGS.rounds)
+
+    tokens = rng.integers(0, 27, size=(FLAGS.batch_size, context + 1)).astype("int32")
+
+    def train_step(mixer):
+        keras.utils.set_random_seed(0)
+        model = build_gpt(27, mixer=mixer, **arch)
+        model.compile(
+            optimizer="adam",
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        return lambda: model.train_on_batch(tokens[:, :-1], tokens[:, 1:])
+
+    steps = {m: train_step(m) for m in ["none", *FLAGS.mixers]}
+    step_times = _interleaved_median(steps, FLAGS.rounds)
+    return {
+        "backend": keras.backend.backend(),
+        "preset": FLAGS.preset,
+        "batch_size": FLAGS.batch_size,
+        "layer_vs_identity": {m: layer_times[m] / layer_times["identity"] for m in FLAGS.mixers},
+        "step_vs_none": {m: step_times[m] / step_times["none"] for m in FLAGS.mixers},
+        "none_step_ms": 1000 * step_times["none"],
+    }
+
+
+def main(argv):
+    del argv
+    if FLAGS.child:
+        print("RESULT " + json.dumps(measure()))
+        return
+    results = []
+    for backend in FLAGS.backends:
+        cmd = [sys.executable, __file__, "--child", f"--preset={FLAGS.preset}",
+               f"--batch_size={FLAGS.batch_size}", f"--rounds={FLAGS.rounds}",
+               f"--mixers={','.join(FLAGS.mixers)}"]
+        env = dict(os.environ, KERAS_BACKEND=backend)
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
+        if out.returncode or not lines:
+            sys.exit(f"{backend} failed:\n{out.stderr[-3000:]}")
+        results.append(json.loads(lines[-1][len("RESULT "):]))
+    header = ["backend", "none step (ms)"]
+    header += [f"{m} layer / identity" for m in FLAGS.mixers]
+    header += [f"{m} step / none" for m in FLAGS.mixers]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in results:
+        cells = [r["backend"], f"{r['none_step_ms']:.1f}"]
+        cells += [f"{r['layer_vs_identity'][m]:.2f}x" for m in FLAGS.mixers]
+        cells += [f"{r['step_vs_none'][m]:.3f}x" for m in FLAGS.mixers]
+        print("| " + " | ".join(cells) + " |")
+    if FLAGS.json_out:
+        with open(FLAGS.json_out, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    app.run(main)

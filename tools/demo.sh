@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The main job: a short text8-style comparison of none / haar / learnable on
+# the offline pydocs corpus (small preset), written to runs/demo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+KERAS_BACKEND=${KERAS_BACKEND:-tensorflow} .venv/bin/python experiments/text8.py \
+  --dataset=pydocs --preset=small --variants=none,haar,learnable \
+  --steps=${STEPS:-300} --eval_every=50 --warmup_steps=30 --batch_size=32 \
+  --learning_rate=1e-3 --out_dir=runs/demo "$@"

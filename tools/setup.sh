@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Fresh machine -> .venv with keras_wavegpt, all three backends, and the
+# offline pydocs corpus (Debian's python3.11-doc). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -d /usr/share/doc/python3.11/html ]; then
+  SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q python3.11-doc
+fi
+[ -x .venv/bin/python ] || python3.11 -m venv .venv
+# torch==2.13.0 is the CPU wheel; any other pin pulls a multi-GB CUDA build.
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[all,test]"
+.venv/bin/python -c "import keras_wavegpt, jax, torch, tensorflow; print('keras_wavegpt ready')"
