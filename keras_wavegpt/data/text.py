@@ -213,28 +213,32 @@ def load_pydoc_topics():
     return TextCorpus("pydoc_topics", encode_text8(text), 27)
 
 
+def read_archive_member(path, name):
+    """Bytes of `name`, from the plain file `path` or from inside the zip `path`."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            return z.read(name)
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def _read_archive(name, url, data_dir):
     """Bytes of `name` from `data_dir/name`, `data_dir/name.zip` or `url`."""
     data_dir = data_dir or os.path.join(os.path.expanduser("~"), ".keras", "datasets")
-    plain, archive = os.path.join(data_dir, name), os.path.join(data_dir, name + ".zip")
-    if not (os.path.isfile(plain) or os.path.isfile(archive)):
-        import keras
+    for path in (os.path.join(data_dir, name), os.path.join(data_dir, name + ".zip")):
+        if os.path.isfile(path):
+            return read_archive_member(path, name)
+    import keras
 
-        try:
-            archive = keras.utils.get_file(
-                name + ".zip", url, cache_dir=data_dir, cache_subdir=""
-            )
-        except Exception as err:  # no network, proxy, HTTP error, ...
-            raise FileNotFoundError(
-                f"{name} not found and could not be downloaded ({err}). Put "
-                f"{name} or {name}.zip (from {url}) at {plain!r} or {archive!r}, "
-                "or pass --data_dir with the folder that holds it."
-            ) from err
-    if os.path.isfile(plain):
-        with open(plain, "rb") as f:
-            return f.read()
-    with zipfile.ZipFile(archive) as z:
-        return z.read(name)
+    try:
+        path = keras.utils.get_file(name + ".zip", url, cache_dir=data_dir, cache_subdir="")
+    except Exception as err:  # no network, proxy, HTTP error, ...
+        raise FileNotFoundError(
+            f"{name} not found and could not be downloaded ({err}). Put {name} or "
+            f"{name}.zip (from {url}) at {os.path.join(data_dir, name + '.zip')!r}, "
+            "or pass --data_dir with the folder that holds it."
+        ) from err
+    return read_archive_member(path, name)
 
 
 def load_text8(data_dir=None):

@@ -133,3 +133,21 @@ def test_too_small_splits_fail_clearly(topics):
         data.train_dataset(topics.ids[:10], 16, 4)
     with pytest.raises(ValueError, match="fewer than one batch"):
         data.eval_dataset(topics.ids[:100], 32, 8)
+
+
+def test_tfds_builder_reads_a_local_archive(tmp_path, topics):
+    import tensorflow_datasets as tfds
+
+    import keras_wavegpt.data.tfds_text  # noqa: F401  (registers the builders)
+
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    with zipfile.ZipFile(manual / "text8.zip", "w") as z:
+        z.writestr("text8", topics.decode(topics.ids).encode("ascii"))
+    builder = tfds.builder("text8", data_dir=str(tmp_path / "tfds"))
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
+    assert builder.info.metadata["vocab_size"] == 27
+    for split in ("train", "validation", "test"):
+        (example,) = list(tfds.as_numpy(builder.as_dataset(split=split)))
+        np.testing.assert_array_equal(example["ids"], topics.split(split))
