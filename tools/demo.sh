@@ -7,4 +7,4 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 KERAS_BACKEND=${KERAS_BACKEND:-tensorflow} .venv/bin/python experiments/text8.py \
   --dataset=pydocs --preset=small --variants=none,haar,learnable \
   --steps=${STEPS:-300} --eval_every=50 --warmup_steps=30 --batch_size=32 \
-  --learning_rate=1e-3 --out_dir=runs/demo "$@"
+  --learning_rate=3e-3 --out_dir=runs/demo "$@"
