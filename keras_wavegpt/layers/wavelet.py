@@ -126,8 +126,9 @@ class CausalWavelet(keras.layers.Layer):
     bounds their length and runs one depthwise causal convolution per group
     (taps past `f(i)` are masked to zero), so short kernels never pay for the
     long ones. Its one weight `taps` holds exactly `sum_i f(i)` numbers:
-    channel `i`'s kernel in lag order, channels one after another. Sums and convolutions run in
-    float32 under mixed precision; the output has the input's dtype.
+    channel `i`'s kernel in lag order, channels one after another. Sums and
+    convolutions run in float32 under mixed precision; the output has the
+    input's dtype.
 
     After `build`, `kernel_sizes` is a numpy int array of length `E` with
     `f(i)` per channel (1 for pass-through channels).
