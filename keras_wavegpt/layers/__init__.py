@@ -1,6 +1,10 @@
 """Layers: residual-stream mixers and the pieces of the decoder."""
 
 from keras_wavegpt.layers.embedding import GPTEmbedding
+from keras_wavegpt.layers.filterbank import (
+    TimeFrequencyFilterbank,
+    filterbank_activation_size,
+)
 from keras_wavegpt.layers.registry import (
     get_mixer,
     mixer_arguments,

@@ -1,7 +1,7 @@
 """One registry of residual-stream mixers, by name.
 
 Scripts, configs and models all say `"none"`, `"haar"`, `"learnable"`,
-`"ema"` (and whatever later modules register); `get_mixer` turns a name and
+`"ema"`, `"filterbank"` (and whatever later modules register); `get_mixer` turns a name and
 its keyword arguments into a layer that maps `(B, T, E)` to `(B, T, E)`.
 """
 
@@ -9,6 +9,7 @@ import inspect
 
 import keras
 
+from keras_wavegpt.layers.filterbank import TimeFrequencyFilterbank
 from keras_wavegpt.layers.wavelet import CausalEMA, CausalWavelet
 
 _MIXERS = {}
@@ -34,8 +35,11 @@ def mixer_names():
 def mixer_arguments(name):
     """Keyword arguments the mixer `name` accepts (besides layer kwargs)."""
     factory = _lookup(name)
-    params = inspect.signature(factory).parameters
-    return tuple(p for p in params if p not in ("context_length", "kwargs"))
+    # A factory that only forwards **kwargs names the layer it builds.
+    target = getattr(factory, "layer_class", factory)
+    target = target.__init__ if isinstance(target, type) else target
+    params = inspect.signature(target).parameters
+    return tuple(p for p in params if p not in ("self", "context_length", "kwargs"))
 
 
 def get_mixer(name, /, context_length=None, **kwargs):
@@ -85,3 +89,11 @@ register_mixer("learnable")(_wavelet_factory(learnable=True))
 @register_mixer("ema")
 def _ema(context_length=None, fraction=0.5, **kwargs):
     return CausalEMA(fraction, **kwargs)
+
+
+@register_mixer("filterbank")
+def _filterbank(context_length=None, **kwargs):
+    return TimeFrequencyFilterbank(**kwargs)
+
+
+_filterbank.layer_class = TimeFrequencyFilterbank

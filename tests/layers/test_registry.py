@@ -11,7 +11,7 @@ from keras_wavegpt.layers import (
 
 
 def test_names():
-    assert set(mixer_names()) >= {"none", "haar", "learnable", "ema"}
+    assert set(mixer_names()) >= {"none", "haar", "learnable", "ema", "filterbank"}
 
 
 def test_factories_build_the_right_layers():
@@ -28,6 +28,7 @@ def test_arguments():
     assert set(mixer_arguments("haar")) == {"max_kernel", "fraction", "schedule"}
     assert mixer_arguments("ema") == ("fraction",)
     assert mixer_arguments("none") == ()
+    assert {"num_filters", "kernel_sizes", "adaptive"} <= set(mixer_arguments("filterbank"))
 
 
 def test_unknown_name_and_duplicates():

@@ -7,7 +7,16 @@ from tests.helpers import sgd_gradients, to_numpy
 
 VOCAB = 27
 ARCH = dict(context_length=32, num_layers=3, model_dim=16, num_heads=2, ff_dim=32, head_dim=64)
-MIXERS = ["none", "haar", "learnable", "ema"]
+MIXERS = ["none", "haar", "learnable", "ema", "filterbank"]
+
+
+def perturb_mixers(model, seed=3):
+    """Move every mixer weight off its initial value (filterbank: off identity)."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if layer.name.startswith("mixer_"):
+            for w in layer.weights:
+                w.assign(w + 0.3 * rng.normal(size=w.shape).astype("float32"))
 
 
 def tokens(batch, length, seed=0):
@@ -32,6 +41,8 @@ def test_parameter_counts():
     extra = sum(int(layer.kernel_sizes[8:].sum()) for layer in learnable.layers
                 if layer.name.startswith("mixer_"))
     assert counts["learnable"] == counts["none"] + extra
+    # The filterbank's 7,200 weights per gap (144 filters of length 16).
+    assert counts["filterbank"] == counts["none"] + 2 * 7_200
 
 
 def test_paper_preset_is_the_paper_model():
@@ -46,6 +57,7 @@ def test_paper_preset_is_the_paper_model():
 @pytest.mark.parametrize("mixer", MIXERS)
 def test_gpt_is_causal(mixer):
     model = build_gpt(VOCAB, mixer=mixer, **ARCH)
+    perturb_mixers(model)
     x = tokens(2, 32)
     for position in (0, 13, 30):
         changed = x.copy()
@@ -55,9 +67,10 @@ def test_gpt_is_causal(mixer):
         assert not np.allclose(before[:, position + 1 :], after[:, position + 1 :])
 
 
-@pytest.mark.parametrize("mixer", ["haar", "learnable"])
+@pytest.mark.parametrize("mixer", ["haar", "learnable", "filterbank"])
 def test_gradients_finite_and_reach_every_weight(mixer):
     model = build_gpt(VOCAB, mixer=mixer, **ARCH)
+    perturb_mixers(model)
     x = tokens(4, 32, seed=1)
     grads = sgd_gradients(
         model, x, tokens(4, 32, seed=2),
@@ -69,13 +82,10 @@ def test_gradients_finite_and_reach_every_weight(mixer):
         assert np.abs(g).max() > 0, path
 
 
-@pytest.mark.parametrize("mixer", ["haar", "learnable", "ema"])
+@pytest.mark.parametrize("mixer", ["haar", "learnable", "ema", "filterbank"])
 def test_save_load_round_trip(mixer, tmp_path):
     model = build_gpt(VOCAB, mixer=mixer, dropout=0.1, fraction=0.75, **ARCH)
-    if mixer == "learnable":  # move the kernels off their initial values
-        for w in model.trainable_weights:
-            if w.path.endswith("taps"):
-                w.assign(w + np.random.default_rng(3).normal(size=w.shape).astype("float32"))
+    perturb_mixers(model)
     x = tokens(2, 20)
     path = str(tmp_path / "gpt.keras")
     model.save(path)

@@ -1,0 +1,293 @@
+"""Learnable causal time-frequency filterbank on the residual stream.
+
+Verma & Pilanci, "Towards Signal Processing In Large Language Models" (2024):
+every processed channel's activation signal over time is decomposed by a
+learnable causal filterbank into a time-frequency representation, weighted
+per filter (optionally per token), and reconstructed; the reconstruction is
+added back to the channel.
+"""
+
+import keras
+import keras_hub
+import numpy as np
+from keras import ops
+
+from keras_wavegpt.layers.wavelet import (
+    _check_float,
+    _check_fraction,
+    _check_stream,
+    processed_channels,
+)
+
+
+def filterbank_activation_size(batch, time, channels, num_filters=144, fraction=0.5):
+    """Floats in one time-frequency tensor of `TimeFrequencyFilterbank`.
+
+    The representation of a `(batch, time, channels)` input holds
+    `batch * time * n * num_filters` numbers, `n = round(fraction * channels)`
+    the processed channels. Training keeps two such tensors per layer for the
+    backward pass (before and after the analysis nonlinearity), three with
+    `adaptive=True` (the weighted representation too); lower `fraction` or
+    `num_filters` to shrink it.
+    """
+    return batch * time * processed_channels(channels, fraction) * num_filters
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"`{name}` must be >= 1, got {value}")
+
+
+@keras.saving.register_keras_serializable(package="keras_wavegpt")
+class TimeFrequencyFilterbank(keras.layers.Layer):
+    """Learnable causal filterbank: analyse, weight, resynthesise, add.
+
+    The last `n = round(fraction * E)` channels of `x` are treated as `n`
+    separate signals `u[t]`. The `M = num_filters` filters split into
+    `G = len(kernel_sizes)` groups of `M / G`; group `g` uses kernel length
+    `k_g` in all three convolutions. With every convolution causal (left zero
+    padding) and kernels stored oldest tap first (Keras `Conv1D` layout, tap
+    `k - 1` multiplies the current sample):
+
+        a_m[t] = act(b_m + sum_j A[j, m] u[t - k + 1 + j])      analysis 1: 1 -> M
+        s_m[t] = sum_j D[j, m] a_m[t - k + 1 + j]                analysis 2: per filter
+        r[t]   = sum_m sum_j S[j, m] c_m w_m[t] s_m[t - k + 1 + j]   synthesis: M -> 1
+        y[t]   = u[t] + r[t]
+
+    `s` is the time-frequency representation (`analyze` returns it), `c` a
+    learnable gain per filter, and `w_m[t] = 1` unless `adaptive=True`; then
+    a one-block causal Transformer of width `adaptive_dim` reads the
+    representation averaged over the processed channels, `(B, T, M)`, and
+    emits `w[t] = 2 * sigmoid(z[t])` per token and filter (its output layer
+    starts at zero, so `w = 1`). All filter weights are shared by the
+    channels. `S` starts at zero, so the layer starts as the identity.
+
+    Cost: without `adaptive`, analysis 2, the gain and the synthesis are
+    linear and run fused as one `M -> 1` convolution of length `2k - 1`
+    (`S` and `D` convolved per filter), so the representation `s` is never
+    built. Activations: see `filterbank_activation_size`.
+
+    Args:
+        num_filters: filters `M` (paper: 144); divisible by the groups.
+        kernel_sizes: one kernel length per multi-scale group (e.g.
+            `(4, 16, 64)`).
+        fraction: share of channels processed, in (0, 1]; the last
+            `round(fraction * E)` channels.
+        adaptive: add the token-adaptive Transformer weighting.
+        adaptive_dim: width of that Transformer.
+        adaptive_heads: its attention heads; must divide `adaptive_dim`.
+        activation: nonlinearity between the two analysis layers.
+        **kwargs: standard layer arguments (`name`, `dtype`, ...).
+
+    Shapes: `(B, T, E)` -> `(B, T, E)`, any `T`.
+
+    Example:
+
+    >>> layer = TimeFrequencyFilterbank(num_filters=12, kernel_sizes=(4, 8))
+    >>> layer(keras.random.normal((2, 16, 8))).shape
+    (2, 16, 8)
+    >>> layer.count_params()  # A, D, S: (4 + 8) x 6 each; bias, gain: 12 each
+    240
+
+    References:
+        Verma & Pilanci, "Towards Signal Processing In Large Language Models",
+        arXiv 2406.10254 (learnable front end, M = 144; multi-scale filters;
+        token-adaptive weighting with a small Transformer).
+    """
+
+    def __init__(
+        self,
+        num_filters=144,
+        kernel_sizes=(16,),
+        fraction=0.5,
+        adaptive=False,
+        adaptive_dim=32,
+        adaptive_heads=4,
+        activation="gelu",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _check_positive_int("num_filters", num_filters)
+        if isinstance(kernel_sizes, (int, np.integer)):
+            kernel_sizes = (kernel_sizes,)
+        kernel_sizes = tuple(kernel_sizes)
+        if not kernel_sizes:
+            raise ValueError("`kernel_sizes` needs at least one kernel length")
+        for k in kernel_sizes:
+            _check_positive_int("kernel_sizes", k)
+        if num_filters % len(kernel_sizes):
+            raise ValueError(
+                f"`num_filters`={num_filters} does not split into "
+                f"{len(kernel_sizes)} equal groups (kernel_sizes={kernel_sizes})"
+            )
+        _check_fraction(fraction)
+        if adaptive:
+            _check_positive_int("adaptive_dim", adaptive_dim)
+            _check_positive_int("adaptive_heads", adaptive_heads)
+            if adaptive_dim % adaptive_heads:
+                raise ValueError(
+                    f"`adaptive_heads`={adaptive_heads} must divide "
+                    f"`adaptive_dim`={adaptive_dim}"
+                )
+        self.num_filters = int(num_filters)
+        self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
+        self.fraction = float(fraction)
+        self.adaptive = bool(adaptive)
+        self.adaptive_dim = int(adaptive_dim)
+        self.adaptive_heads = int(adaptive_heads)
+        self.activation = keras.activations.get(activation)
+
+    def build(self, input_shape):
+        _check_stream(self, input_shape)
+        channels = int(input_shape[-1])
+        self._start = channels - processed_channels(channels, self.fraction)
+        per_group = self.num_filters // len(self.kernel_sizes)
+        fan_in = keras.initializers.VarianceScaling(1.0, "fan_in", "uniform")
+        self.analysis, self.analysis_bias, self.depthwise, self.synthesis = [], [], [], []
+        for g, k in enumerate(self.kernel_sizes):
+            self.analysis.append(
+                self.add_weight(name=f"analysis_{g}", shape=(k, per_group), initializer=fan_in)
+            )
+            self.analysis_bias.append(
+                self.add_weight(name=f"analysis_bias_{g}", shape=(per_group,), initializer="zeros")
+            )
+            self.depthwise.append(
+                self.add_weight(name=f"depthwise_{g}", shape=(k, per_group), initializer=fan_in)
+            )
+            self.synthesis.append(
+                self.add_weight(name=f"synthesis_{g}", shape=(k, per_group), initializer="zeros")
+            )
+        self.gain = self.add_weight(name="gain", shape=(self.num_filters,), initializer="ones")
+        if self.adaptive:
+            self.adaptive_in = keras.layers.Dense(
+                self.adaptive_dim, name="adaptive_in", dtype=self.dtype_policy
+            )
+            self.adaptive_block = keras_hub.layers.TransformerDecoder(
+                intermediate_dim=4 * self.adaptive_dim,
+                num_heads=self.adaptive_heads,
+                activation="gelu",
+                normalize_first=True,
+                name="adaptive_block",
+                dtype=self.dtype_policy,
+            )
+            self.adaptive_out = keras.layers.Dense(
+                self.num_filters,
+                kernel_initializer="zeros",
+                name="adaptive_out",
+                dtype=self.dtype_policy,
+            )
+            self.adaptive_in.build((None, None, self.num_filters))
+            self.adaptive_block.build((None, None, self.adaptive_dim))
+            self.adaptive_out.build((None, None, self.adaptive_dim))
+
+    # --- the pieces -----------------------------------------------------
+
+    def _signals(self, inputs):
+        """(B, T, E) -> the processed channels as (B*n, T, 1) signals."""
+        u = ops.transpose(inputs[:, :, self._start :], (0, 2, 1))  # (B, n, T)
+        return ops.reshape(u, (-1, ops.shape(inputs)[1], 1))  # (B*n, T, 1)
+
+    def _analysis(self, u):
+        """Per group: first analysis layer, after the nonlinearity. (B*n, T, M/G)."""
+        outputs = []
+        for A, b, k in zip(self.analysis, self.analysis_bias, self.kernel_sizes):
+            up = ops.pad(u, [[0, 0], [k - 1, 0], [0, 0]])
+            outputs.append(self.activation(ops.conv(up, A[:, None, :]) + b))
+        return outputs
+
+    def _representation(self, analysed):
+        """Second analysis layer per group, concatenated: (B*n, T, M)."""
+        outputs = []
+        for a, D, k in zip(analysed, self.depthwise, self.kernel_sizes):
+            ap = ops.pad(a, [[0, 0], [k - 1, 0], [0, 0]])
+            outputs.append(ops.depthwise_conv(ap, D[:, :, None]))
+        return ops.concatenate(outputs, axis=-1)
+
+    def _gains(self):
+        per_group = self.num_filters // len(self.kernel_sizes)
+        return [self.gain[g * per_group : (g + 1) * per_group] for g in range(len(self.kernel_sizes))]
+
+    def _fused_synthesis(self, analysed):
+        """Analysis 2, gain and synthesis as one conv of length 2k-1 per group."""
+        out = 0
+        for a, D, S, c, k in zip(
+            analysed, self.depthwise, self.synthesis, self._gains(), self.kernel_sizes
+        ):
+            # F[l, m] = c_m * sum_{i + j = l} D[i, m] S[j, m] (full convolution).
+            padded = ops.pad(D, [[k - 1, k - 1], [0, 0]])[None]  # (1, 3k-2, m)
+            fused = ops.depthwise_conv(padded, ops.flip(S, axis=0)[:, :, None])[0] * c
+            ap = ops.pad(a, [[0, 0], [2 * k - 2, 0], [0, 0]])
+            out = out + ops.conv(ap, fused[:, :, None])  # (B*n, T, 1)
+        return out
+
+    def token_weights(self, inputs):
+        """Per-token filter weights `w[t]` of the adaptive layer: (B, T, M)."""
+        if not self.adaptive:
+            raise ValueError("token_weights needs a layer built with adaptive=True")
+        self._build_for(inputs)
+        u = self._signals(inputs)
+        s = self._representation(self._analysis(u))
+        return self._token_weights(s, ops.shape(inputs))
+
+    def _token_weights(self, s, shape):
+        b, t = shape[0], shape[1]
+        n = shape[2] - self._start
+        summary = ops.mean(ops.reshape(s, (b, n, t, self.num_filters)), axis=1)  # (B, T, M)
+        h = self.adaptive_block(self.adaptive_in(summary))  # (B, T, adaptive_dim)
+        return 2.0 * ops.sigmoid(self.adaptive_out(h))  # (B, T, M)
+
+    def analyze(self, inputs):
+        """The time-frequency representation `s`: (B, T, n, M)."""
+        self._build_for(inputs)
+        b, t = ops.shape(inputs)[0], ops.shape(inputs)[1]
+        n = ops.shape(inputs)[2] - self._start
+        s = self._representation(self._analysis(self._signals(inputs)))  # (B*n, T, M)
+        return ops.transpose(ops.reshape(s, (b, n, t, self.num_filters)), (0, 2, 1, 3))
+
+    def call(self, inputs):
+        _check_float(self, inputs)
+        shape = ops.shape(inputs)
+        b, t, n = shape[0], shape[1], shape[2] - self._start
+        u = self._signals(inputs)  # (B*n, T, 1)
+        analysed = self._analysis(u)  # G x (B*n, T, M/G)
+        if not self.adaptive:
+            r = self._fused_synthesis(analysed)  # (B*n, T, 1)
+        else:
+            s = self._representation(analysed)  # (B*n, T, M)
+            w = self._token_weights(s, shape)  # (B, T, M)
+            w = ops.reshape(ops.repeat(w[:, None], n, axis=1), (-1, t, self.num_filters))
+            weighted = s * self.gain * w  # (B*n, T, M)
+            r, lo = 0, 0
+            for S, k in zip(self.synthesis, self.kernel_sizes):
+                hi = lo + S.shape[1]
+                sp = ops.pad(weighted[:, :, lo:hi], [[0, 0], [k - 1, 0], [0, 0]])
+                r = r + ops.conv(sp, S[:, :, None])
+                lo = hi
+        y = u + r  # (B*n, T, 1)
+        y = ops.transpose(ops.reshape(y, (b, n, t)), (0, 2, 1))  # (B, T, n)
+        out = ops.concatenate([inputs[:, :, : self._start], y], axis=-1)
+        return ops.reshape(out, shape)  # keeps TF's static shape
+
+    def _build_for(self, inputs):
+        _check_float(self, inputs)
+        if not self.built:
+            self.build(tuple(inputs.shape))
+            self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_filters=self.num_filters,
+            kernel_sizes=list(self.kernel_sizes),
+            fraction=self.fraction,
+            adaptive=self.adaptive,
+            adaptive_dim=self.adaptive_dim,
+            adaptive_heads=self.adaptive_heads,
+            activation=keras.activations.serialize(self.activation),
+        )
+        return config
