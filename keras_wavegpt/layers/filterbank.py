@@ -40,6 +40,30 @@ def _check_positive_int(name, value):
         raise ValueError(f"`{name}` must be >= 1, got {value}")
 
 
+def _causal_patches(u, k):
+    """(N, T) -> (N, T, k): patch[t, j] = u[t - k + 1 + j], zeros before the start.
+
+    `patches @ A` is then the causal convolution with kernels `A` (k, M) as
+    one matrix product.
+    """
+    up = ops.pad(u, [[0, 0], [k - 1, 0]])
+    return ops.stack([up[:, j : j - k + 1 or None] for j in range(k)], axis=-1)
+
+
+def _causal_reduce(a, kernel):
+    """Causal M -> 1 convolution: out[t] = sum_{j, m} kernel[j, m] a[t - K + 1 + j, m].
+
+    One matrix product gives every tap's contribution at its source time,
+    `z = a @ kernel.T` (N, T, K); tap `j` then lands `K - 1 - j` steps later, so
+    the output is a sum of K shifted columns. This avoids the (N, T, K*M)
+    im2col buffer a convolution with M input channels and one output builds.
+    """
+    taps = kernel.shape[0]
+    z = ops.matmul(a, ops.transpose(kernel))  # (N, T, K)
+    z = ops.pad(z, [[0, 0], [taps - 1, 0], [0, 0]])  # (N, T+K-1, K)
+    return sum(z[:, j : j - taps + 1 or None, j] for j in range(taps))  # (N, T)
+
+
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
 class TimeFrequencyFilterbank(keras.layers.Layer):
     """Learnable causal filterbank: analyse, weight, resynthesise, add.
@@ -78,7 +102,8 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
         adaptive: add the token-adaptive Transformer weighting.
         adaptive_dim: width of that Transformer.
         adaptive_heads: its attention heads; must divide `adaptive_dim`.
-        activation: nonlinearity between the two analysis layers.
+        activation: nonlinearity between the two analysis layers (ReLU, the
+            rectifier of an envelope detector; also the cheapest on CPU).
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Shapes: `(B, T, E)` -> `(B, T, E)`, any `T`.
@@ -105,7 +130,7 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
         adaptive=False,
         adaptive_dim=32,
         adaptive_heads=4,
-        activation="gelu",
+        activation="relu",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -191,11 +216,10 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
 
     def _analysis(self, u):
         """Per group: first analysis layer, after the nonlinearity. (B*n, T, M/G)."""
-        outputs = []
-        for A, b, k in zip(self.analysis, self.analysis_bias, self.kernel_sizes):
-            up = ops.pad(u, [[0, 0], [k - 1, 0], [0, 0]])
-            outputs.append(self.activation(ops.conv(up, A[:, None, :]) + b))
-        return outputs
+        return [
+            self.activation(ops.matmul(_causal_patches(u[:, :, 0], k), A) + b)
+            for A, b, k in zip(self.analysis, self.analysis_bias, self.kernel_sizes)
+        ]
 
     def _representation(self, analysed):
         """Second analysis layer per group, concatenated: (B*n, T, M)."""
@@ -210,7 +234,7 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
         return [self.gain[g * per_group : (g + 1) * per_group] for g in range(len(self.kernel_sizes))]
 
     def _fused_synthesis(self, analysed):
-        """Analysis 2, gain and synthesis as one conv of length 2k-1 per group."""
+        """Analysis 2, gain and synthesis as one M -> 1 filter of length 2k-1."""
         out = 0
         for a, D, S, c, k in zip(
             analysed, self.depthwise, self.synthesis, self._gains(), self.kernel_sizes
@@ -218,8 +242,7 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
             # F[l, m] = c_m * sum_{i + j = l} D[i, m] S[j, m] (full convolution).
             padded = ops.pad(D, [[k - 1, k - 1], [0, 0]])[None]  # (1, 3k-2, m)
             fused = ops.depthwise_conv(padded, ops.flip(S, axis=0)[:, :, None])[0] * c
-            ap = ops.pad(a, [[0, 0], [2 * k - 2, 0], [0, 0]])
-            out = out + ops.conv(ap, fused[:, :, None])  # (B*n, T, 1)
+            out = out + _causal_reduce(a, fused)
         return out
 
     def token_weights(self, inputs):
@@ -253,19 +276,18 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
         u = self._signals(inputs)  # (B*n, T, 1)
         analysed = self._analysis(u)  # G x (B*n, T, M/G)
         if not self.adaptive:
-            r = self._fused_synthesis(analysed)  # (B*n, T, 1)
+            r = self._fused_synthesis(analysed)  # (B*n, T)
         else:
             s = self._representation(analysed)  # (B*n, T, M)
             w = self._token_weights(s, shape)  # (B, T, M)
             w = ops.reshape(ops.repeat(w[:, None], n, axis=1), (-1, t, self.num_filters))
             weighted = s * self.gain * w  # (B*n, T, M)
             r, lo = 0, 0
-            for S, k in zip(self.synthesis, self.kernel_sizes):
+            for S in self.synthesis:
                 hi = lo + S.shape[1]
-                sp = ops.pad(weighted[:, :, lo:hi], [[0, 0], [k - 1, 0], [0, 0]])
-                r = r + ops.conv(sp, S[:, :, None])
+                r = r + _causal_reduce(weighted[:, :, lo:hi], S)
                 lo = hi
-        y = u + r  # (B*n, T, 1)
+        y = u[:, :, 0] + r  # (B*n, T)
         y = ops.transpose(ops.reshape(y, (b, n, t)), (0, 2, 1))  # (B, T, n)
         out = ops.concatenate([inputs[:, :, : self._start], y], axis=-1)
         return ops.reshape(out, shape)  # keeps TF's static shape
