@@ -3,6 +3,7 @@
 from keras_wavegpt.training.metrics import (
     bits_per_char,
     same_performance_step,
+    sinusoid_fit,
     speedup,
     welch_test,
 )

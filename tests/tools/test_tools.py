@@ -45,3 +45,27 @@ def test_compare_runs_merges_summaries(tmp_path):
     missing = run_tool("compare_runs.py", str(tmp_path / "nowhere"))
     assert missing.returncode != 0 and "No summary.json" in missing.stderr
 
+
+
+def test_plot_kernels_draws_filterbank_and_wavelet_kernels(tmp_path):
+    from keras_wavegpt.models import build_gpt
+
+    arch = dict(context_length=16, num_layers=2, model_dim=16, num_heads=2, ff_dim=32,
+                head_dim=32)
+    for mixer, kwargs in (("filterbank", dict(num_filters=8, kernel_sizes=(4, 8))),
+                          ("learnable", {})):
+        build_gpt(27, mixer=mixer, **arch, **kwargs).save(str(tmp_path / f"{mixer}.keras"))
+    result = run_tool("plot_kernels.py", str(tmp_path / "filterbank.keras"),
+                      f"--out_dir={tmp_path / 'fb'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = json.loads((tmp_path / "fb" / "kernels.json").read_text())
+    assert [(s["group"], s["kernel_size"], s["filters"]) for s in stats] == [(0, 4, 4), (1, 8, 4)]
+    for g in (0, 1):
+        assert (tmp_path / "fb" / f"mixer_1_group{g}.png").stat().st_size > 5000
+    assert "median sinusoid R^2" in result.stdout
+    result = run_tool("plot_kernels.py", str(tmp_path / "learnable.keras"),
+                      f"--out_dir={tmp_path / 'wl'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "wl" / "mixer_1_kernels.png").stat().st_size > 5000
+    missing = run_tool("plot_kernels.py", str(tmp_path / "nowhere.keras"))
+    assert missing.returncode != 0 and "No model at" in missing.stderr

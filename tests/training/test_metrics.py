@@ -33,3 +33,18 @@ def test_welch_against_textbook_formula():
 def test_mean_std():
     assert metrics.mean_std([1.0, None, 3.0]) == (2.0, pytest.approx(math.sqrt(2)))
     assert metrics.mean_std([None]) == (None, None)
+
+
+def test_sinusoid_fit_tells_tones_from_noise():
+    from keras_wavegpt.training.metrics import sinusoid_fit
+
+    t = np.arange(16)[:, None]
+    tones = np.concatenate(
+        [np.cos(0.7 * t + 0.3), 2 * np.sin(2.1 * t) + 0.5, np.cos(np.pi * t)], axis=1
+    )
+    np.testing.assert_allclose(sinusoid_fit(tones), 1.0, atol=1e-3)  # frequency grid
+    noise = np.random.default_rng(0).normal(size=(16, 200))
+    r2 = sinusoid_fit(noise)
+    assert 0.1 < np.median(r2) < 0.6  # a few frequencies always fit noise a little
+    two_tones = np.cos(0.5 * t) + np.cos(2.5 * t)  # equal power: one tone explains half
+    assert 0.4 < sinusoid_fit(two_tones)[0] < 0.6
