@@ -9,7 +9,13 @@ interleaving the candidates round by round so machine noise hits all alike:
   learnable) on `(batch, context, width)` over that of an identity layer on
   the same tensor;
 - step: time of one `train_on_batch` of the GPT with each mixer over that of
-  the GPT with `mixer="none"` (same preset, same batch).
+  the GPT with `mixer="none"` (same preset, same batch);
+- memory: peak resident memory of a fresh process that builds the GPT and
+  runs three training steps, minus the same for `none` (CPU: activations
+  and workspace the mixer adds; `--nomemory` skips it).
+
+Mixers with arguments are named on the command line as
+`--variant=fb_small=filterbank:num_filters=48,fraction=0.25`.
 
 Ratios, not seconds, are the result: the machine is shared and noisy.
 """
@@ -23,7 +29,10 @@ import time
 from absl import app, flags
 
 flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"], "Backends to run.")
-flags.DEFINE_list("mixers", ["haar", "learnable"], "Mixers to time against none.")
+flags.DEFINE_list("mixers", ["haar", "learnable", "filterbank"], "Mixers to time against none.")
+flags.DEFINE_multi_string("variant", [], "Extra mixer with arguments: label=mixer:key=value,...")
+flags.DEFINE_bool("memory", True, "Also measure peak memory per mixer (one process each).")
+flags.DEFINE_string("child_memory", None, "Internal: peak memory of this variant only.")
 flags.DEFINE_string("preset", "small", "GPT preset for the training-step timing.")
 flags.DEFINE_integer("batch_size", 16, "Batch size.")
 flags.DEFINE_integer("rounds", 30, "Timed rounds (after warm-up).")
@@ -48,13 +57,63 @@ def _interleaved_median(fns, rounds):
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
+def variants():
+    """{label: (mixer, kwargs)} for `--mixers` and every `--variant`."""
+    from keras_wavegpt.training.runner import parse_kwargs
+
+    result = {m: (m, {}) for m in FLAGS.mixers}
+    for spec in FLAGS.variant:
+        label, _, rest = spec.partition("=")
+        mixer, _, kwargs = rest.partition(":")
+        if not label or not mixer:
+            raise app.UsageError(f"--variant wants label=mixer[:key=value,...], got {spec!r}")
+        result[label] = (mixer, parse_kwargs(kwargs))
+    return result
+
+
+def _train_step(label, arch, tokens):
+    import keras
+
+    from keras_wavegpt.models import build_gpt
+
+    mixer, kwargs = variants().get(label, (label, {}))
+    keras.utils.set_random_seed(0)
+    model = build_gpt(27, mixer=mixer, **arch, **kwargs)
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return lambda: model.train_on_batch(tokens[:, :-1], tokens[:, 1:])
+
+
+def _tokens(arch):
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    return rng.integers(0, 27, size=(FLAGS.batch_size, arch["context_length"] + 1)).astype("int32")
+
+
+def measure_memory(label):
+    """Peak RSS (MiB) of this process after three training steps of `label`."""
+    import resource
+
+    from keras_wavegpt.models import gpt_preset
+
+    arch = gpt_preset(FLAGS.preset)
+    step = _train_step(label, arch, _tokens(arch))
+    for _ in range(3):
+        step()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def measure():
     import keras
     import numpy as np
 
     from keras_wavegpt.layers import get_mixer
-    from keras_wavegpt.models import build_gpt, gpt_preset
+    from keras_wavegpt.models import gpt_preset
 
+    labels = list(variants())
     arch = gpt_preset(FLAGS.preset)
     context, width = arch["context_length"], arch["model_dim"]
     rng = np.random.default_rng(0)
@@ -66,31 +125,34 @@ def measure():
         return lambda: model.predict_on_batch(x)
 
     layers = {"identity": forward(keras.layers.Identity())}
-    for mixer in FLAGS.mixers:
-        layers[mixer] = forward(get_mixer(mixer, context_length=context))
+    for label, (mixer, kwargs) in variants().items():
+        layers[label] = forward(get_mixer(mixer, context_length=context, **kwargs))
     layer_times = _interleaved_median(layers, FLAGS.rounds)
 
-    tokens = rng.integers(0, 27, size=(FLAGS.batch_size, context + 1)).astype("int32")
-
-    def train_step(mixer):
-        keras.utils.set_random_seed(0)
-        model = build_gpt(27, mixer=mixer, **arch)
-        model.compile(
-            optimizer="adam",
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        )
-        return lambda: model.train_on_batch(tokens[:, :-1], tokens[:, 1:])
-
-    steps = {m: train_step(m) for m in ["none", *FLAGS.mixers]}
+    tokens = _tokens(arch)
+    steps = {m: _train_step(m, arch, tokens) for m in ["none", *labels]}
     step_times = _interleaved_median(steps, FLAGS.rounds)
     return {
         "backend": keras.backend.backend(),
         "preset": FLAGS.preset,
         "batch_size": FLAGS.batch_size,
-        "layer_vs_identity": {m: layer_times[m] / layer_times["identity"] for m in FLAGS.mixers},
-        "step_vs_none": {m: step_times[m] / step_times["none"] for m in FLAGS.mixers},
+        "layer_vs_identity": {m: layer_times[m] / layer_times["identity"] for m in labels},
+        "step_vs_none": {m: step_times[m] / step_times["none"] for m in labels},
         "none_step_ms": 1000 * step_times["none"],
     }
+
+
+def _child(backend, *extra):
+    cmd = [sys.executable, __file__, f"--preset={FLAGS.preset}",
+           f"--batch_size={FLAGS.batch_size}", f"--rounds={FLAGS.rounds}",
+           f"--mixers={','.join(FLAGS.mixers)}", *[f"--variant={v}" for v in FLAGS.variant],
+           *extra]
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
+    if out.returncode or not lines:
+        sys.exit(f"{backend} failed:\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
 
 
 def main(argv):
@@ -98,26 +160,32 @@ def main(argv):
     if FLAGS.child:
         print("RESULT " + json.dumps(measure()))
         return
+    if FLAGS.child_memory:
+        print("RESULT " + json.dumps(measure_memory(FLAGS.child_memory)))
+        return
+    labels = list(variants())
     results = []
     for backend in FLAGS.backends:
-        cmd = [sys.executable, __file__, "--child", f"--preset={FLAGS.preset}",
-               f"--batch_size={FLAGS.batch_size}", f"--rounds={FLAGS.rounds}",
-               f"--mixers={','.join(FLAGS.mixers)}"]
-        env = dict(os.environ, KERAS_BACKEND=backend)
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-        if out.returncode or not lines:
-            sys.exit(f"{backend} failed:\n{out.stderr[-3000:]}")
-        results.append(json.loads(lines[-1][len("RESULT "):]))
+        row = _child(backend, "--child")
+        if FLAGS.memory:
+            peak = {m: _child(backend, f"--child_memory={m}") for m in ["none", *labels]}
+            row["none_peak_mib"] = peak["none"]
+            row["extra_peak_mib"] = {m: peak[m] - peak["none"] for m in labels}
+        results.append(row)
     header = ["backend", "none step (ms)"]
-    header += [f"{m} layer / identity" for m in FLAGS.mixers]
-    header += [f"{m} step / none" for m in FLAGS.mixers]
+    header += [f"{m} layer / identity" for m in labels]
+    header += [f"{m} step / none" for m in labels]
+    if FLAGS.memory:
+        header += ["none peak (MiB)"] + [f"{m} extra peak (MiB)" for m in labels]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for r in results:
         cells = [r["backend"], f"{r['none_step_ms']:.1f}"]
-        cells += [f"{r['layer_vs_identity'][m]:.2f}x" for m in FLAGS.mixers]
-        cells += [f"{r['step_vs_none'][m]:.3f}x" for m in FLAGS.mixers]
+        cells += [f"{r['layer_vs_identity'][m]:.2f}x" for m in labels]
+        cells += [f"{r['step_vs_none'][m]:.3f}x" for m in labels]
+        if FLAGS.memory:
+            cells += [f"{r['none_peak_mib']:.0f}"]
+            cells += [f"{r['extra_peak_mib'][m]:+.0f}" for m in labels]
         print("| " + " | ".join(cells) + " |")
     if FLAGS.json_out:
         with open(FLAGS.json_out, "w") as f:

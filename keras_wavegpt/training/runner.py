@@ -89,15 +89,26 @@ class TrainConfig:
 
 
 def parse_kwargs(text):
-    """`"fraction=0.25,schedule=linear"` -> `{"fraction": 0.25, "schedule": "linear"}`.
+    """`"fraction=0.25,kernel_sizes=(4,16)"` -> `{"fraction": 0.25, "kernel_sizes": (4, 16)}`.
 
     Values are read as Python literals where they parse (numbers, booleans,
-    None, tuples) and kept as strings otherwise.
+    None, tuples) and kept as strings otherwise. Commas inside brackets
+    belong to the value.
     """
     import ast
 
+    items, depth, current = [], 0, ""
+    for char in text or "":
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if char == "," and depth == 0:
+            items.append(current)
+            current = ""
+        else:
+            current += char
+    items.append(current)
     result = {}
-    for item in filter(None, (s.strip() for s in (text or "").split(","))):
+    for item in filter(None, (s.strip() for s in items)):
         if "=" not in item:
             raise ValueError(f"Expected key=value in {text!r}, got {item!r}")
         key, value = (s.strip() for s in item.split("=", 1))

@@ -103,5 +103,7 @@ def test_parse_kwargs():
     assert parse_kwargs("fraction=0.25, schedule=linear,learnable=True") == {
         "fraction": 0.25, "schedule": "linear", "learnable": True}
     assert parse_kwargs("") == {}
+    assert parse_kwargs("kernel_sizes=(4, 16,64),num_filters=48") == {
+        "kernel_sizes": (4, 16, 64), "num_filters": 48}
     with pytest.raises(ValueError, match="key=value"):
         parse_kwargs("fraction")
