@@ -253,3 +253,24 @@ def test_bad_inputs():
         TimeFrequencyFilterbank()(np.zeros((2, 8), "float32"))
     with pytest.raises(TypeError, match="floating-point"):
         TimeFrequencyFilterbank()(np.zeros((2, 8, 4), "int32"))
+
+
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_mixed_precision_close_to_float32(adaptive):
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(2, 24, 8)).astype("float32")
+    kwargs = dict(num_filters=12, kernel_sizes=(4, 8), adaptive=adaptive, adaptive_dim=8)
+    full = TimeFrequencyFilterbank(**kwargs)
+    full.build(x.shape)
+    values = [(rng.normal(size=w.shape) * 0.3).astype("float32") for w in full.weights]
+    for w, v in zip(full.weights, values):
+        w.assign(v)
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    half = TimeFrequencyFilterbank(**kwargs)
+    half.build(x.shape)
+    for w, v in zip(half.weights, values):
+        w.assign(v)
+    y = half(keras.ops.cast(x, "float16"))
+    assert keras.backend.standardize_dtype(y.dtype) == "float16"
+    assert all(keras.backend.standardize_dtype(w.dtype) == "float32" for w in half.weights)
+    np.testing.assert_allclose(to_numpy(y).astype("float32"), to_numpy(full(x)), atol=3e-2)
