@@ -57,11 +57,15 @@ def _causal_reduce(a, kernel):
     `z = a @ kernel.T` (N, T, K); tap `j` then lands `K - 1 - j` steps later, so
     the output is a sum of K shifted columns. This avoids the (N, T, K*M)
     im2col buffer a convolution with M input channels and one output builds.
+    Slicing each column out of `z` directly would make every slice's gradient
+    a full (N, T+K-1, K) array.
     """
     taps = kernel.shape[0]
     z = ops.matmul(a, ops.transpose(kernel))  # (N, T, K)
     z = ops.pad(z, [[0, 0], [taps - 1, 0], [0, 0]])  # (N, T+K-1, K)
-    return sum(z[:, j : j - taps + 1 or None, j] for j in range(taps))  # (N, T)
+    # Split first: a slice's gradient is a zero-padded copy of what it slices.
+    columns = ops.split(z, taps, axis=-1)  # K x (N, T+K-1, 1)
+    return sum(c[:, j : j - taps + 1 or None, 0] for j, c in enumerate(columns))  # (N, T)
 
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
