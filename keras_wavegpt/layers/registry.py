@@ -71,19 +71,24 @@ def _identity(context_length=None, **kwargs):
     return keras.layers.Identity(**kwargs)
 
 
-def _wavelet_factory(learnable):
-    def factory(
-        context_length=None, max_kernel=None, fraction=0.5, schedule="dyadic", **kwargs
-    ):
-        if max_kernel is None:
-            max_kernel = 512 if context_length is None else default_max_kernel(context_length)
-        return CausalWavelet(max_kernel, fraction, schedule, learnable=learnable, **kwargs)
-
-    return factory
+def _default_kernel(max_kernel, context_length):
+    if max_kernel is None:
+        max_kernel = 512 if context_length is None else default_max_kernel(context_length)
+    return max_kernel
 
 
-register_mixer("haar")(_wavelet_factory(learnable=False))
-register_mixer("learnable")(_wavelet_factory(learnable=True))
+@register_mixer("haar")
+def _haar(context_length=None, max_kernel=None, fraction=0.5, schedule="dyadic", **kwargs):
+    max_kernel = _default_kernel(max_kernel, context_length)
+    return CausalWavelet(max_kernel, fraction, schedule, learnable=False, **kwargs)
+
+
+@register_mixer("learnable")
+def _learnable(
+    context_length=None, max_kernel=None, fraction=0.5, schedule="dyadic", fft=False, **kwargs
+):
+    max_kernel = _default_kernel(max_kernel, context_length)
+    return CausalWavelet(max_kernel, fraction, schedule, learnable=True, fft=fft, **kwargs)
 
 
 @register_mixer("ema")

@@ -20,6 +20,7 @@ def test_factories_build_the_right_layers():
     assert haar.max_kernel == 64  # largest power of two <= context
     assert haar.fraction == 0.25 and haar.name == "gap"
     assert get_mixer("learnable", max_kernel=8).learnable
+    assert get_mixer("learnable", max_kernel=8, fft=True).fft
     assert isinstance(get_mixer("ema"), CausalEMA)
     assert get_mixer("none").__class__.__name__ == "Identity"
 

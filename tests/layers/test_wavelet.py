@@ -87,11 +87,17 @@ def test_learnable_equals_haar_at_init(schedule):
     assert learned.count_params() == int(learned.kernel_sizes[8:].sum())
 
 
-@pytest.mark.parametrize("schedule,time", [("dyadic", 30), ("linear", 30), ("dyadic", 6)])
-def test_learnable_matches_reference_with_random_kernels(schedule, time):
+@pytest.mark.parametrize(
+    "schedule,time,max_kernel,fft",
+    # fft=True with 128: groups of 32+ taps go through the FFT, with T shorter
+    # and longer than the longest kernel.
+    [("dyadic", 30, 16, False), ("linear", 30, 16, False), ("dyadic", 6, 16, False),
+     ("dyadic", 70, 128, True), ("linear", 150, 128, True), ("linear", 150, 128, False)],
+)
+def test_learnable_matches_reference_with_random_kernels(schedule, time, max_kernel, fft):
     rng = np.random.default_rng(2)
     x = rng.normal(size=(2, time, 12)).astype("float32")
-    layer = CausalWavelet(max_kernel=16, schedule=schedule, learnable=True)
+    layer = CausalWavelet(max_kernel=max_kernel, schedule=schedule, learnable=True, fft=fft)
     layer.build(x.shape)
     taps = rng.normal(size=layer.taps.shape).astype("float32")
     layer.taps.assign(taps)
@@ -114,6 +120,17 @@ def test_ema_matches_reference():
 # --- causality, gradients, precision ----------------------------------------
 
 
+@pytest.mark.parametrize("position", [0, 9, 30])
+def test_fft_path_is_causal_up_to_round_off(position):
+    x = np.random.default_rng(4).normal(size=(2, 32, 8)).astype("float32")
+    layer = CausalWavelet(max_kernel=64, learnable=True, fft=True)  # 32-tap group: FFT
+    changed = x.copy()
+    changed[:, position + 1 :] += 3.0
+    before, after = to_numpy(layer(x)), to_numpy(layer(changed))
+    np.testing.assert_allclose(before[:, : position + 1], after[:, : position + 1], atol=1e-5)
+    assert not np.allclose(before[:, position + 1 :], after[:, position + 1 :])
+
+
 @pytest.mark.parametrize(
     "layer_fn",
     [
@@ -129,12 +146,13 @@ def test_mixers_are_causal(layer_fn, position):
     assert_causal(layer_fn(), x, lambda v: v + 3.0, position)
 
 
-def test_learnable_gradients_reach_every_tap_and_are_finite():
-    layer = CausalWavelet(max_kernel=16, schedule="linear", learnable=True)
-    model = layer_model(layer, 24, 8)
+@pytest.mark.parametrize("max_kernel,time,fft", [(16, 24, False), (40, 40, True)])
+def test_learnable_gradients_reach_every_tap_and_are_finite(max_kernel, time, fft):
+    layer = CausalWavelet(max_kernel=max_kernel, schedule="linear", learnable=True, fft=fft)
+    model = layer_model(layer, time, 8)
     rng = np.random.default_rng(5)
-    x = rng.normal(size=(4, 24, 8)).astype("float32")
-    grads = sgd_gradients(model, x, rng.normal(size=(4, 24, 8)).astype("float32"), "mse")
+    x = rng.normal(size=(4, time, 8)).astype("float32")
+    grads = sgd_gradients(model, x, rng.normal(size=(4, time, 8)).astype("float32"), "mse")
     (g,) = grads.values()
     assert g.shape == (layer.kernel_sizes[4:].sum(),)
     assert np.isfinite(g).all() and (g != 0).all()
@@ -160,9 +178,10 @@ def test_mixed_precision_close_to_float32(learnable):
     [
         lambda: CausalWavelet(max_kernel=8, fraction=0.25, schedule="linear"),
         lambda: CausalWavelet(max_kernel=16, learnable=True),
+        lambda: CausalWavelet(max_kernel=64, learnable=True, fft=True),
         lambda: CausalEMA(fraction=0.75),
     ],
-    ids=["haar", "learnable", "ema"],
+    ids=["haar", "learnable", "learnable_fft", "ema"],
 )
 def test_layer_save_load_round_trip(layer_fn, tmp_path):
     layer = layer_fn()
