@@ -233,15 +233,12 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
             outputs.append(ops.depthwise_conv(ap, D[:, :, None]))
         return ops.concatenate(outputs, axis=-1)
 
-    def _gains(self):
-        per_group = self.num_filters // len(self.kernel_sizes)
-        return [self.gain[g * per_group : (g + 1) * per_group] for g in range(len(self.kernel_sizes))]
-
     def _fused_synthesis(self, analysed):
         """Analysis 2, gain and synthesis as one M -> 1 filter of length 2k-1."""
         out = 0
+        gains = ops.split(self.gain, len(self.kernel_sizes))  # equal groups
         for a, D, S, c, k in zip(
-            analysed, self.depthwise, self.synthesis, self._gains(), self.kernel_sizes
+            analysed, self.depthwise, self.synthesis, gains, self.kernel_sizes
         ):
             # F[l, m] = c_m * sum_{i + j = l} D[i, m] S[j, m] (full convolution).
             padded = ops.pad(D, [[k - 1, k - 1], [0, 0]])[None]  # (1, 3k-2, m)
@@ -286,11 +283,8 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
             w = self._token_weights(s, shape)  # (B, T, M)
             w = ops.reshape(ops.repeat(w[:, None], n, axis=1), (-1, t, self.num_filters))
             weighted = s * self.gain * w  # (B*n, T, M)
-            r, lo = 0, 0
-            for S in self.synthesis:
-                hi = lo + S.shape[1]
-                r = r + _causal_reduce(weighted[:, :, lo:hi], S)
-                lo = hi
+            groups = ops.split(weighted, len(self.kernel_sizes), axis=-1)  # G x (B*n, T, M/G)
+            r = sum(_causal_reduce(sg, S) for sg, S in zip(groups, self.synthesis))
         y = u[:, :, 0] + r  # (B*n, T)
         y = ops.transpose(ops.reshape(y, (b, n, t)), (0, 2, 1))  # (B, T, n)
         out = ops.concatenate([inputs[:, :, : self._start], y], axis=-1)
