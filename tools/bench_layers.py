@@ -58,10 +58,10 @@ def _interleaved_median(fns, rounds):
 
 
 def variants():
-    """{label: (mixer, kwargs)} for `--mixers` and every `--variant`."""
+    """{label: (mixer, kwargs)} for `none`, `--mixers` and every `--variant`."""
     from keras_wavegpt.training.runner import parse_kwargs
 
-    result = {m: (m, {}) for m in FLAGS.mixers}
+    result = {m: (m, {}) for m in ["none", *FLAGS.mixers]}
     for spec in FLAGS.variant:
         label, _, rest = spec.partition("=")
         mixer, _, kwargs = rest.partition(":")
@@ -71,12 +71,11 @@ def variants():
     return result
 
 
-def _train_step(label, arch, tokens):
+def _train_step(mixer, kwargs, arch, tokens):
     import keras
 
     from keras_wavegpt.models import build_gpt
 
-    mixer, kwargs = variants().get(label, (label, {}))
     keras.utils.set_random_seed(0)
     model = build_gpt(27, mixer=mixer, **arch, **kwargs)
     model.compile(
@@ -100,7 +99,7 @@ def measure_memory(label):
     from keras_wavegpt.models import gpt_preset
 
     arch = gpt_preset(FLAGS.preset)
-    step = _train_step(label, arch, _tokens(arch))
+    step = _train_step(*variants()[label], arch, _tokens(arch))
     for _ in range(3):
         step()
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -113,7 +112,8 @@ def measure():
     from keras_wavegpt.layers import get_mixer
     from keras_wavegpt.models import gpt_preset
 
-    labels = list(variants())
+    specs = variants()
+    labels = [m for m in specs if m != "none"]
     arch = gpt_preset(FLAGS.preset)
     context, width = arch["context_length"], arch["model_dim"]
     rng = np.random.default_rng(0)
@@ -125,12 +125,13 @@ def measure():
         return lambda: model.predict_on_batch(x)
 
     layers = {"identity": forward(keras.layers.Identity())}
-    for label, (mixer, kwargs) in variants().items():
+    for label in labels:
+        mixer, kwargs = specs[label]
         layers[label] = forward(get_mixer(mixer, context_length=context, **kwargs))
     layer_times = _interleaved_median(layers, FLAGS.rounds)
 
     tokens = _tokens(arch)
-    steps = {m: _train_step(m, arch, tokens) for m in ["none", *labels]}
+    steps = {m: _train_step(*specs[m], arch, tokens) for m in specs}
     step_times = _interleaved_median(steps, FLAGS.rounds)
     return {
         "backend": keras.backend.backend(),
@@ -163,7 +164,7 @@ def main(argv):
     if FLAGS.child_memory:
         print("RESULT " + json.dumps(measure_memory(FLAGS.child_memory)))
         return
-    labels = list(variants())
+    labels = [m for m in variants() if m != "none"]
     results = []
     for backend in FLAGS.backends:
         row = _child(backend, "--child")

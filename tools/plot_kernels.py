@@ -46,7 +46,8 @@ def _filterbank_figures(layer, out_dir, grid):
         fig, (ax_t, ax_f) = plt.subplots(1, 2, figsize=(12, 4.5))
         shown = min(grid, h.shape[1])
         for i in range(shown):
-            ax_t.plot(np.arange(k) + i * (k + 2), h[:, order[i]] / (np.abs(h[:, order[i]]).max() + 1e-12))
+            filt = h[:, order[i]]
+            ax_t.plot(np.arange(k) + i * (k + 2), filt / (np.abs(filt).max() + 1e-12))
         ax_t.set_title(f"{shown} analysis filters (lag order, each normalised)")
         ax_t.set_xticks([])
         image = ax_f.imshow(
@@ -133,7 +134,8 @@ def main(argv):
     out_dir = FLAGS.out_dir or os.path.join(os.path.dirname(argv[1]) or ".", "kernels")
     stats, files = plot_kernels(argv[1], out_dir, FLAGS.grid)
     if stats:
-        print("| layer | group | k | filters | median sinusoid R^2 | R^2 > 0.9 | random filters' median |")
+        print("| layer | group | k | filters | median sinusoid R^2 | R^2 > 0.9 "
+              "| random filters' median |")
         print("|---|---|---|---|---|---|---|")
         for s in stats:
             print(f"| {s['layer']} | {s['group']} | {s['kernel_size']} | {s['filters']} | "
