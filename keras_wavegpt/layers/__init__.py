@@ -1,5 +1,6 @@
 """Layers: residual-stream mixers and the pieces of the decoder."""
 
+from keras_wavegpt.layers.decoder import DSPDecoderBlock
 from keras_wavegpt.layers.embedding import GPTEmbedding
 from keras_wavegpt.layers.filterbank import (
     TimeFrequencyFilterbank,
@@ -9,7 +10,16 @@ from keras_wavegpt.layers.registry import (
     get_mixer,
     mixer_arguments,
     mixer_names,
+    mixer_placement,
     register_mixer,
+)
+from keras_wavegpt.layers.multirate import (
+    BoundedParameter,
+    ChannelBottleneck,
+    LFORouting,
+    MultirateDecomposition,
+    is_meta_parameter,
+    meta_parameters,
 )
 from keras_wavegpt.layers.wavelet import (
     CausalEMA,

@@ -7,17 +7,22 @@
 
 Each block is keras_hub's `TransformerDecoder` with `normalize_first=True`
 (causal multi-head self-attention and a GELU MLP, each behind a LayerNorm and
-a residual connection). The mixer sits after block `l` and before block
-`l + 1` and replaces the stream (Verma, WaveletGPT §3), so `N` blocks have
-`N - 1` mixers. The head follows the paper (§4): a 2048-unit dense layer
+a residual connection). A "gap" mixer (haar, learnable, filterbank, ...) sits
+after block `l` and before block `l + 1` and replaces the stream (Verma,
+WaveletGPT §3), so `N` blocks have `N - 1` mixers. A "block" mixer
+(multirate) instead fills the DSP slots of every block, which is then the
+equivalent `DSPDecoderBlock`:
+
+      -> multirate -> attention -> LFO routing -> MLP -> bottleneck -> The head follows the paper (§4): a 2048-unit dense layer
 before the vocabulary projection.
 """
 
 import keras
 import keras_hub
 
+from keras_wavegpt.layers.decoder import DSPDecoderBlock
 from keras_wavegpt.layers.embedding import GPTEmbedding
-from keras_wavegpt.layers.registry import get_mixer
+from keras_wavegpt.layers.registry import get_mixer, mixer_placement
 
 PRESETS = {
     # The paper's model (WaveletGPT §4): 10 blocks, width 128, context 512.
@@ -65,9 +70,10 @@ def build_gpt(
         mixer: a registered mixer name (`keras_wavegpt.layers.mixer_names()`).
         dropout: dropout rate inside the blocks.
         name: model name; defaults to `"gpt_<mixer>"`.
-        **mixer_kwargs: arguments of the mixer layer (e.g. `fraction`,
+        **mixer_kwargs: arguments of the mixer (e.g. `fraction`,
             `schedule`, `max_kernel`; wavelet mixers default `max_kernel` to
-            the largest power of two <= `context_length`).
+            the largest power of two <= `context_length`; multirate:
+            `adaptive`, `use_lfo`, ...).
 
     Returns:
         A `keras.Model` from int tokens `(B, T)` to float32 logits
@@ -95,19 +101,27 @@ def build_gpt(
         embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
         name="embedding",
     )(tokens)  # (B, T, E)
+    in_blocks = mixer_placement(mixer) == "block"
     for i in range(num_layers):
-        if i > 0:
+        if i > 0 and not in_blocks:
             x = get_mixer(
                 mixer, context_length=context_length, name=f"mixer_{i}", **mixer_kwargs
             )(x)  # (B, T, E)
-        x = keras_hub.layers.TransformerDecoder(
-            intermediate_dim=ff_dim,
-            num_heads=num_heads,
-            dropout=dropout,
-            activation="gelu",
-            normalize_first=True,
-            name=f"block_{i}",
-        )(x)  # (B, T, E)
+        if in_blocks:
+            slots = get_mixer(mixer, context_length=context_length, **mixer_kwargs)
+            block = DSPDecoderBlock(
+                num_heads, ff_dim, dropout=dropout, name=f"block_{i}", **slots
+            )
+        else:
+            block = keras_hub.layers.TransformerDecoder(
+                intermediate_dim=ff_dim,
+                num_heads=num_heads,
+                dropout=dropout,
+                activation="gelu",
+                normalize_first=True,
+                name=f"block_{i}",
+            )
+        x = block(x)  # (B, T, E)
     x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
     x = keras.layers.Dense(head_dim, activation="gelu", name="head")(x)  # (B, T, 2048)
     logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)  # (B, T, V)

@@ -1,0 +1,147 @@
+"""A pre-LayerNorm decoder block with three optional DSP slots."""
+
+import keras
+
+
+def _slot(layer):
+    if layer is None or isinstance(layer, keras.layers.Layer):
+        return layer
+    return keras.saving.deserialize_keras_object(layer)
+
+
+@keras.saving.register_keras_serializable(package="keras_wavegpt")
+class DSPDecoderBlock(keras.layers.Layer):
+    """Causal self-attention and MLP blocks with DSP layers in between.
+
+        x = pre_attention(x)                                  # slot 1
+        x = x + Dropout(MHA(LN(x), causal))
+        x = post_attention(x)                                 # slot 2
+        x = x + Dropout(W2 gelu(W1 LN(x)))
+        x = post_mlp(x)                                       # slot 3
+
+    Each slot is any `(B, T, D) -> (B, T, D)` layer or `None`. With all three
+    `None` this is the same function, with the same weights in the same order,
+    as keras_hub's `TransformerDecoder(normalize_first=True)` without cross
+    attention, the block of `build_gpt`'s other variants.
+
+    Args:
+        num_heads: attention heads; must divide the width.
+        intermediate_dim: hidden width of the MLP.
+        dropout: dropout rate after attention and after the MLP (and on the
+            attention weights).
+        activation: the MLP's activation.
+        layer_norm_epsilon: epsilon of both LayerNorms.
+        pre_attention: slot 1 (the multirate decomposition).
+        post_attention: slot 2 (LFO routing).
+        post_mlp: slot 3 (the channel bottleneck).
+        **kwargs: standard layer arguments.
+
+    Shapes: `(B, T, D)` -> `(B, T, D)`.
+
+    Example:
+
+    >>> from keras_wavegpt.layers import LFORouting
+    >>> block = DSPDecoderBlock(4, 64, post_attention=LFORouting(num_routes=4))
+    >>> block(keras.random.normal((2, 16, 32))).shape
+    (2, 16, 32)
+
+    References:
+        adaptive-multirate-transformers README, "Overall Architecture".
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        intermediate_dim,
+        dropout=0.0,
+        activation="gelu",
+        layer_norm_epsilon=1e-5,
+        pre_attention=None,
+        post_attention=None,
+        post_mlp=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = int(num_heads)
+        self.intermediate_dim = int(intermediate_dim)
+        self.dropout = float(dropout)
+        self.activation = keras.activations.get(activation)
+        self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self.pre_attention = _slot(pre_attention)
+        self.post_attention = _slot(post_attention)
+        self.post_mlp = _slot(post_mlp)
+
+    def build(self, input_shape):
+        hidden = input_shape[-1]
+        if hidden is None or hidden % self.num_heads:
+            raise ValueError(
+                f"`num_heads`={self.num_heads} must divide the width, got shape "
+                f"{tuple(input_shape)}"
+            )
+        # Created in keras_hub TransformerDecoder's order, so weights line up.
+        self.self_attention = keras.layers.MultiHeadAttention(
+            self.num_heads, hidden // self.num_heads, dropout=self.dropout,
+            name="self_attention", dtype=self.dtype_policy,
+        )
+        self.self_attention.build(input_shape, input_shape)
+        self.self_attention_layer_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, name="self_attention_layer_norm",
+            dtype=self.dtype_policy,
+        )
+        self.self_attention_layer_norm.build(input_shape)
+        self.self_attention_dropout = keras.layers.Dropout(
+            self.dropout, name="self_attention_dropout", dtype=self.dtype_policy
+        )
+        self.feedforward_intermediate_dense = keras.layers.Dense(
+            self.intermediate_dim, activation=self.activation,
+            name="feedforward_intermediate_dense", dtype=self.dtype_policy,
+        )
+        self.feedforward_intermediate_dense.build(input_shape)
+        self.feedforward_output_dense = keras.layers.Dense(
+            hidden, name="feedforward_output_dense", dtype=self.dtype_policy
+        )
+        self.feedforward_output_dense.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
+        self.feedforward_layer_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, name="feedforward_layer_norm",
+            dtype=self.dtype_policy,
+        )
+        self.feedforward_layer_norm.build(input_shape)
+        self.feedforward_dropout = keras.layers.Dropout(
+            self.dropout, name="feedforward_dropout", dtype=self.dtype_policy
+        )
+        for slot in (self.pre_attention, self.post_attention, self.post_mlp):
+            if slot is not None and not slot.built:
+                slot.build(input_shape)
+
+    def call(self, inputs, training=None):
+        x = inputs  # (B, T, D)
+        if self.pre_attention is not None:
+            x = self.pre_attention(x)
+        h = self.self_attention_layer_norm(x)
+        h = self.self_attention(h, h, use_causal_mask=True, training=training)
+        x = x + self.self_attention_dropout(h, training=training)
+        if self.post_attention is not None:
+            x = self.post_attention(x)
+        h = self.feedforward_layer_norm(x)
+        h = self.feedforward_output_dense(self.feedforward_intermediate_dense(h))
+        x = x + self.feedforward_dropout(h, training=training)
+        if self.post_mlp is not None:
+            x = self.post_mlp(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_heads=self.num_heads,
+            intermediate_dim=self.intermediate_dim,
+            dropout=self.dropout,
+            activation=keras.activations.serialize(self.activation),
+            layer_norm_epsilon=self.layer_norm_epsilon,
+        )
+        for slot in ("pre_attention", "post_attention", "post_mlp"):
+            layer = getattr(self, slot)
+            config[slot] = None if layer is None else keras.saving.serialize_keras_object(layer)
+        return config
