@@ -5,9 +5,10 @@
 For each backend (one subprocess each) it prints ratios measured in one run,
 interleaving the candidates round by round so machine noise hits all alike:
 
-- layer: time of a compiled forward pass of `CausalWavelet` (haar and
-  learnable) on `(batch, context, width)` over that of an identity layer on
-  the same tensor;
+- layer: time of a compiled forward pass of the mixer layer on
+  `(batch, context, width)` over that of an identity layer on the same
+  tensor (for a block mixer such as multirate: its slot layers of one block,
+  applied in turn);
 - step: time of one `train_on_batch` of the GPT with each mixer over that of
   the GPT with `mixer="none"` (same preset, same batch);
 - memory: peak resident memory of a fresh process that builds the GPT and
@@ -15,7 +16,8 @@ interleaving the candidates round by round so machine noise hits all alike:
   and workspace the mixer adds; `--nomemory` skips it).
 
 Mixers with arguments are named on the command line as
-`--variant=fb_small=filterbank:num_filters=48,fraction=0.25`.
+`--variant=fb_small=filterbank:num_filters=48,fraction=0.25`. Models with
+adaptive hyperparameters train with `MetaOptimizer`, as in the experiments.
 
 Ratios, not seconds, are the result: the machine is shared and noisy.
 """
@@ -59,15 +61,14 @@ def _interleaved_median(fns, rounds):
 
 def variants():
     """{label: (mixer, kwargs)} for `none`, `--mixers` and every `--variant`."""
-    from keras_wavegpt.training.runner import parse_kwargs
+    from keras_wavegpt.training.runner import parse_variant
 
     result = {m: (m, {}) for m in ["none", *FLAGS.mixers]}
     for spec in FLAGS.variant:
-        label, _, rest = spec.partition("=")
-        mixer, _, kwargs = rest.partition(":")
-        if not label or not mixer:
+        if "=" not in spec:
             raise app.UsageError(f"--variant wants label=mixer[:key=value,...], got {spec!r}")
-        result[label] = (mixer, parse_kwargs(kwargs))
+        label, mixer, kwargs = parse_variant(spec)
+        result[label] = (mixer, kwargs)
     return result
 
 
@@ -75,11 +76,12 @@ def _train_step(mixer, kwargs, arch, tokens):
     import keras
 
     from keras_wavegpt.models import build_gpt
+    from keras_wavegpt.training import meta_optimizer_for
 
     keras.utils.set_random_seed(0)
     model = build_gpt(27, mixer=mixer, **arch, **kwargs)
     model.compile(
-        optimizer="adam",
+        optimizer=meta_optimizer_for(model, keras.optimizers.Adam()),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     return lambda: model.train_on_batch(tokens[:, :-1], tokens[:, 1:])
@@ -109,7 +111,7 @@ def measure():
     import keras
     import numpy as np
 
-    from keras_wavegpt.layers import get_mixer
+    from keras_wavegpt.layers import get_mixer, mixer_placement
     from keras_wavegpt.models import gpt_preset
 
     specs = variants()
@@ -127,7 +129,10 @@ def measure():
     layers = {"identity": forward(keras.layers.Identity())}
     for label in labels:
         mixer, kwargs = specs[label]
-        layers[label] = forward(get_mixer(mixer, context_length=context, **kwargs))
+        layer = get_mixer(mixer, context_length=context, **kwargs)
+        if mixer_placement(mixer) == "block":
+            layer = keras.Sequential(list(layer.values()))
+        layers[label] = forward(layer)
     layer_times = _interleaved_median(layers, FLAGS.rounds)
 
     tokens = _tokens(arch)

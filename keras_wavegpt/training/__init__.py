@@ -1,5 +1,11 @@
 """Training: the shared experiment runner, callbacks and metrics."""
 
+from keras_wavegpt.training.meta import (
+    META_OBJECTIVES,
+    MetaOptimizer,
+    MetaParameterLogger,
+    meta_optimizer_for,
+)
 from keras_wavegpt.training.metrics import (
     bits_per_char,
     same_performance_step,
@@ -11,6 +17,7 @@ from keras_wavegpt.training.runner import (
     TrainConfig,
     format_table,
     parse_kwargs,
+    parse_variant,
     plot_curves,
     run_comparison,
     summarize,

@@ -2,12 +2,16 @@
 
 from absl import flags
 
+from keras_wavegpt.training.meta import META_OBJECTIVES
 from keras_wavegpt.training.runner import SCHEDULES, TrainConfig, parse_kwargs
 
 
 def define_training_flags(default_out_dir, default_variants="none,haar"):
     """Define the flags of `TrainConfig` (call once, at import of a script)."""
     flags.DEFINE_list("variants", default_variants, "Mixers to compare (comma list).")
+    flags.DEFINE_multi_string("variant", [], "Another variant with its own mixer "
+                              "arguments: label=mixer:key=value,... (repeatable), "
+                              "e.g. adaptive=multirate:adaptive=True.")
     flags.DEFINE_list("seeds", None, "Seeds to repeat every variant with (comma list).")
     flags.DEFINE_integer("seed", 0, "Seed when --seeds is not given.")
     flags.DEFINE_integer("steps", 1000, "Training steps per variant.")
@@ -27,6 +31,12 @@ def define_training_flags(default_out_dir, default_variants="none,haar"):
     flags.DEFINE_string("mixer_kwargs", "",
                         "Mixer arguments, e.g. fraction=0.25,schedule=linear; each "
                         "variant takes those it accepts.")
+    flags.DEFINE_float("meta_learning_rate", 1e-4, "Adam learning rate of adaptive "
+                       "hyperparameters (multirate with adaptive=True).")
+    flags.DEFINE_integer("meta_update_every", 100, "Steps between meta updates.")
+    flags.DEFINE_enum("meta_objective", "smoothed_loss", list(META_OBJECTIVES),
+                      "What the meta updates minimise (see MetaOptimizer).")
+    flags.DEFINE_float("meta_ema_decay", 0.9, "EMA decay of the smoothed loss.")
     flags.DEFINE_string("out_dir", default_out_dir, "Where logs, checkpoints and "
                         "summary.json go.")
     flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"],
@@ -39,7 +49,7 @@ def train_config_from_flags(values):
     verbose = values.verbose if values.verbose == "auto" else int(values.verbose)
     seeds = tuple(int(s) for s in values.seeds) if values.seeds else (values.seed,)
     return TrainConfig(
-        variants=tuple(values.variants),
+        variants=tuple(values.variants) + tuple(values.variant),
         seeds=seeds,
         steps=values.steps,
         eval_every=values.eval_every,
@@ -52,6 +62,10 @@ def train_config_from_flags(values):
         jit_compile=jit,
         mixed_precision=values.mixed_precision,
         mixer_kwargs=parse_kwargs(values.mixer_kwargs),
+        meta_learning_rate=values.meta_learning_rate,
+        meta_update_every=values.meta_update_every,
+        meta_objective=values.meta_objective,
+        meta_ema_decay=values.meta_ema_decay,
         out_dir=values.out_dir,
         verbose=verbose,
     )

@@ -1,6 +1,7 @@
 """The experiment runner every script shares: train variants side by side.
 
-For each seed, every variant (a mixer name) is built from the same seed and
+For each seed, every variant (a mixer name, or `label=mixer:key=value,...`
+for a mixer with its own arguments) is built from the same seed and
 trained with `model.fit` on the same batches (the training pipeline is keyed
 by seed and step). Each run writes, under `out_dir/seed_<s>/<variant>/`, a
 CSV log, TensorBoard logs and the latest `.keras` checkpoint. The runner then
@@ -18,6 +19,11 @@ import numpy as np
 from keras_wavegpt.layers.registry import mixer_arguments, mixer_names
 from keras_wavegpt.training import metrics
 from keras_wavegpt.training.callbacks import LearningRateLogger, StepTimer
+from keras_wavegpt.training.meta import (
+    META_OBJECTIVES,
+    MetaParameterLogger,
+    meta_optimizer_for,
+)
 
 SCHEDULES = ("constant", "cosine", "plateau")
 BASELINE = "none"
@@ -32,6 +38,11 @@ class TrainConfig:
     `min_learning_rate` at `steps`); or `"plateau"` (the paper's: start at
     `learning_rate`, halve when the validation loss stops improving, down to
     `min_learning_rate`).
+
+    `variants` entries are mixer names (`"haar"`) or labelled specs
+    (`"haar_linear=haar:schedule=linear"`, see `parse_variant`). A model with
+    adaptive hyperparameters (`multirate` with `adaptive=True`) trains with
+    `MetaOptimizer` and the `meta_*` settings.
     """
 
     variants: tuple = ("none", "haar")
@@ -47,19 +58,32 @@ class TrainConfig:
     jit_compile: object = "auto"
     mixed_precision: str = None
     mixer_kwargs: dict = dataclasses.field(default_factory=dict)
+    meta_learning_rate: float = 1e-4
+    meta_update_every: int = 100
+    meta_objective: str = "smoothed_loss"
+    meta_ema_decay: float = 0.9
     out_dir: str = "runs/experiment"
     verbose: object = "auto"
 
     def validate(self):
         if not self.variants:
             raise ValueError("`variants` is empty; name at least one mixer")
-        unknown = [v for v in self.variants if v not in mixer_names()]
+        specs = [parse_variant(v) for v in self.variants]
+        unknown = [mixer for _, mixer, _ in specs if mixer not in mixer_names()]
         if unknown:
             raise ValueError(
                 f"Unknown variants {unknown}; accepted values: {mixer_names()}"
             )
-        if len(set(self.variants)) != len(self.variants):
-            raise ValueError(f"`variants` repeats a name: {list(self.variants)}")
+        labels = [label for label, _, _ in specs]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"`variants` repeats a name: {labels}")
+        for label, mixer, kwargs in specs:
+            stray = sorted(set(kwargs) - set(mixer_arguments(mixer)))
+            if stray:
+                raise ValueError(
+                    f"Variant {label!r}: mixer {mixer!r} does not accept {stray} "
+                    f"(it accepts {list(mixer_arguments(mixer))})"
+                )
         for name in ("steps", "eval_every", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -79,7 +103,12 @@ class TrainConfig:
             raise ValueError(
                 f"`warmup_steps`={self.warmup_steps} must be in [0, steps={self.steps})"
             )
-        accepted = {a for v in self.variants for a in mixer_arguments(v)}
+        if self.meta_objective not in META_OBJECTIVES:
+            raise ValueError(
+                f"Unknown meta_objective {self.meta_objective!r}; accepted values: "
+                f"{META_OBJECTIVES}"
+            )
+        accepted = {a for _, m, _ in specs for a in mixer_arguments(m)}
         stray = sorted(set(self.mixer_kwargs) - accepted)
         if stray:
             raise ValueError(
@@ -119,6 +148,23 @@ def parse_kwargs(text):
     return result
 
 
+def parse_variant(spec):
+    """`"haar"` -> `("haar", "haar", {})`;
+    `"fb_lite=filterbank:num_filters=48,fraction=0.25"` ->
+    `("fb_lite", "filterbank", {"num_filters": 48, "fraction": 0.25})`.
+
+    Returns `(label, mixer, kwargs)`; the label names the run's folder and
+    its row in the summary.
+    """
+    if "=" not in spec:
+        return spec, spec, {}
+    label, _, rest = spec.partition("=")
+    mixer, _, kwargs = rest.partition(":")
+    if not label.strip() or not mixer.strip():
+        raise ValueError(f"A variant is a mixer name or label=mixer[:key=value,...], got {spec!r}")
+    return label.strip(), mixer.strip(), parse_kwargs(kwargs)
+
+
 def _learning_rate(config):
     if config.schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(
@@ -145,8 +191,16 @@ def train_variant(build_model, train_ds, val_ds, config, run_dir, seed):
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     model = build_model()
+    optimizer = meta_optimizer_for(
+        model,
+        keras.optimizers.Adam(_learning_rate(config), clipnorm=config.clipnorm),
+        meta_learning_rate=config.meta_learning_rate,
+        meta_update_every=config.meta_update_every,
+        meta_objective=config.meta_objective,
+        ema_decay=config.meta_ema_decay,
+    )
     model.compile(
-        optimizer=keras.optimizers.Adam(_learning_rate(config), clipnorm=config.clipnorm),
+        optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=config.jit_compile,
     )
@@ -154,6 +208,7 @@ def train_variant(build_model, train_ds, val_ds, config, run_dir, seed):
     timer = StepTimer()
     callbacks = [
         LearningRateLogger(),
+        MetaParameterLogger(),
         timer,
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(os.path.join(run_dir, "log.csv")),
@@ -212,25 +267,27 @@ def run_comparison(build_model, make_data, config, metadata=None):
     previous_policy = keras.mixed_precision.dtype_policy()
     if config.mixed_precision:
         keras.mixed_precision.set_dtype_policy(config.mixed_precision)
-    runs = {v: [] for v in config.variants}
+    specs = [parse_variant(v) for v in config.variants]
+    runs = {label: [] for label, _, _ in specs}
     try:
         for seed in config.seeds:
             train_ds, val_ds = make_data(seed)
-            for variant in config.variants:
+            for label, mixer, own_kwargs in specs:
                 kwargs = {
                     k: v for k, v in config.mixer_kwargs.items()
-                    if k in mixer_arguments(variant)
+                    if k in mixer_arguments(mixer)
                 }
+                kwargs.update(own_kwargs)
                 record = train_variant(
-                    lambda: build_model(variant, kwargs),
+                    lambda: build_model(mixer, kwargs),
                     train_ds,
                     val_ds,
                     config,
-                    os.path.join(config.out_dir, f"seed_{seed}", variant),
+                    os.path.join(config.out_dir, f"seed_{seed}", label),
                     seed,
                 )
                 record["seed"] = seed
-                runs[variant].append(record)
+                runs[label].append(record)
     finally:
         keras.mixed_precision.set_dtype_policy(previous_policy)
     summary = summarize(runs, config)
