@@ -111,13 +111,16 @@ class BoundedParameter(keras.layers.Layer):
             initializer=keras.initializers.Constant(math.log(fraction / (1.0 - fraction))),
             trainable=self.adaptive,
             dtype="float32",
+            autocast=False,  # read in float32 inside a mixed-precision parent
         )
         setattr(self.logit, _META_TAG, self.adaptive)
 
     @property
     def value(self):
         """The current value, a float32 scalar tensor in `[lo, hi]`."""
-        return self.lo + (self.hi - self.lo) * ops.sigmoid(self.logit)
+        # The clip only catches float32 round-off when the sigmoid saturates.
+        value = self.lo + (self.hi - self.lo) * ops.sigmoid(self.logit)
+        return ops.clip(value, self.lo, self.hi)
 
     def get_config(self):
         config = super().get_config()
@@ -367,14 +370,17 @@ class LFORouting(keras.layers.Layer):
         self.frequency_logit = self.add_weight(
             name="frequency_logit", shape=shape,
             initializer=keras.initializers.Constant(np.log(spread / (1 - spread))),
+            autocast=False,  # the gates are computed in float32
         )
         self.phase = self.add_weight(
             name="phase", shape=shape,
-            initializer=keras.initializers.RandomUniform(0.0, 2 * math.pi),
+            initializer=keras.initializers.RandomUniform(0.0, 2 * math.pi), autocast=False,
         )
-        self.amplitude = self.add_weight(name="amplitude", shape=shape, initializer="ones")
+        self.amplitude = self.add_weight(
+            name="amplitude", shape=shape, initializer="ones", autocast=False
+        )
         self.gate_bias = self.add_weight(
-            name="gate_bias", shape=(self.num_routes,), initializer="zeros"
+            name="gate_bias", shape=(self.num_routes,), initializer="zeros", autocast=False
         )
         self.route_conv = keras.layers.Conv1D(
             channels, self.kernel_size, padding="causal", groups=self.num_routes,
@@ -387,11 +393,9 @@ class LFORouting(keras.layers.Layer):
     def gates(self, time):
         """gamma (T, R) in float32 for positions 0 .. time - 1."""
         t = ops.cast(ops.arange(time), "float32")[:, None, None]  # (T, 1, 1)
-        frequency = self.max_frequency * ops.sigmoid(ops.cast(self.frequency_logit, "float32"))
-        wave = ops.cast(self.amplitude, "float32") * ops.sin(
-            2 * math.pi * frequency * t + ops.cast(self.phase, "float32")
-        )  # (T, R, K)
-        u = ops.sum(wave, axis=-1) + ops.cast(self.gate_bias, "float32")  # (T, R)
+        frequency = self.max_frequency * ops.sigmoid(self.frequency_logit)
+        wave = self.amplitude * ops.sin(2 * math.pi * frequency * t + self.phase)  # (T, R, K)
+        u = ops.sum(wave, axis=-1) + self.gate_bias  # (T, R)
         return ops.sigmoid(u / self.gate_temperature.value)
 
     def call(self, inputs):
