@@ -53,3 +53,35 @@ def test_bad_flags_fail_clearly(tmp_path):
     result = run_script(tmp_path, "--dataset=file", "--text_file=/nonexistent.txt",
                         "--preset=tiny")
     assert result.returncode != 0 and "does not exist" in result.stderr
+
+
+def test_multirate_fixed_adaptive_and_ablations(tmp_path):
+    result = run_script(
+        tmp_path, "--dataset=pydoc_topics", "--preset=tiny", "--batch_size=4",
+        "--variants=none,multirate", "--variant=adaptive=multirate:adaptive=True",
+        "--variant=no_multirate=multirate:use_multirate=False",
+        "--variant=no_lfo=multirate:use_lfo=False",
+        "--variant=no_bottleneck=multirate:use_bottleneck=False",
+        "--steps=4", "--eval_every=2", "--warmup_steps=1", "--val_windows=8",
+        "--meta_update_every=2", "--meta_learning_rate=0.05", "--verbose=0",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / "summary.json") as f:
+        summary = json.load(f)
+    labels = ["none", "multirate", "adaptive", "no_multirate", "no_lfo", "no_bottleneck"]
+    assert list(summary["variants"]) == labels
+    assert summary["config"]["meta_update_every"] == 2
+    params = {k: v["params"] for k, v in summary["variants"].items()}
+    assert params["adaptive"] == params["multirate"] > params["none"]
+    assert all(params[k] < params["multirate"] for k in labels[3:])
+    # The adaptive run logs every meta-parameter, and they move between epochs.
+    import csv
+
+    with open(tmp_path / "seed_0" / "adaptive" / "log.csv") as f:
+        rows = list(csv.DictReader(f))
+    meta = [k for k in rows[0] if k.startswith("meta/")]
+    assert len(meta) == 6 * 2  # six bounded hyperparameters per block, two blocks
+    assert "meta/block_0/multirate/mix_ratio" in meta
+    assert any(rows[0][k] != rows[1][k] for k in meta)
+    with open(tmp_path / "seed_0" / "multirate" / "log.csv") as f:
+        assert not any(k.startswith("meta/") for k in next(csv.reader(f)))

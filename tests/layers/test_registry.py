@@ -6,12 +6,15 @@ from keras_wavegpt.layers import (
     get_mixer,
     mixer_arguments,
     mixer_names,
+    mixer_placement,
     register_mixer,
 )
 
 
 def test_names():
-    assert set(mixer_names()) >= {"none", "haar", "learnable", "ema", "filterbank"}
+    assert set(mixer_names()) >= {"none", "haar", "learnable", "ema", "filterbank", "multirate"}
+    assert [mixer_placement(m) for m in ("haar", "filterbank", "multirate")] == [
+        "gap", "gap", "block"]
 
 
 def test_factories_build_the_right_layers():
@@ -25,11 +28,31 @@ def test_factories_build_the_right_layers():
     assert get_mixer("none").__class__.__name__ == "Identity"
 
 
+def test_multirate_returns_the_block_slots():
+    from keras_wavegpt.layers import ChannelBottleneck, LFORouting, MultirateDecomposition
+
+    slots = get_mixer("multirate", context_length=64, downsample=4, num_routes=2,
+                      lfo_residual_mix=0.3, bottleneck_ratio=0.2, adaptive=True)
+    assert isinstance(slots["pre_attention"], MultirateDecomposition)
+    assert isinstance(slots["post_attention"], LFORouting)
+    assert isinstance(slots["post_mlp"], ChannelBottleneck)
+    assert slots["pre_attention"].downsample == 4 and slots["post_attention"].num_routes == 2
+    assert slots["post_attention"].residual_mix.initial_value == 0.3
+    assert slots["post_mlp"].bottleneck_ratio.initial_value == 0.2
+    assert all(layer.adaptive for layer in slots.values())
+    assert get_mixer("multirate", use_multirate=False, use_lfo=False).keys() == {"post_mlp"}
+    with pytest.raises(ValueError, match="placement"):
+        register_mixer("odd", placement="inside")
+
+
 def test_arguments():
     assert set(mixer_arguments("haar")) == {"max_kernel", "fraction", "schedule"}
     assert mixer_arguments("ema") == ("fraction",)
     assert mixer_arguments("none") == ()
     assert {"num_filters", "kernel_sizes", "adaptive"} <= set(mixer_arguments("filterbank"))
+    assert {"adaptive", "use_multirate", "use_lfo", "use_bottleneck", "downsample",
+            "num_routes", "bottleneck_ratio"} <= set(mixer_arguments("multirate"))
+    assert "name" not in mixer_arguments("multirate")
 
 
 def test_unknown_name_and_duplicates():

@@ -1,3 +1,5 @@
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -7,16 +9,18 @@ from tests.helpers import sgd_gradients, to_numpy
 
 VOCAB = 27
 ARCH = dict(context_length=32, num_layers=3, model_dim=16, num_heads=2, ff_dim=32, head_dim=64)
-MIXERS = ["none", "haar", "learnable", "ema", "filterbank"]
+MIXERS = ["none", "haar", "learnable", "ema", "filterbank", "multirate"]
+DSP_SLOTS = ("multirate", "lfo_routing", "bottleneck")
 
 
 def perturb_mixers(model, seed=3):
-    """Move every mixer weight off its initial value (filterbank: off identity)."""
+    """Move every mixer weight off its initial value (filterbank: off identity;
+    multirate: the DSP slots inside the blocks)."""
     rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if layer.name.startswith("mixer_"):
-            for w in layer.weights:
-                w.assign(w + 0.3 * rng.normal(size=w.shape).astype("float32"))
+    for w in model.weights:
+        parts = w.path.split("/")
+        if parts[0].startswith("mixer_") or any(slot in parts for slot in DSP_SLOTS):
+            w.assign(w + 0.3 * rng.normal(size=w.shape).astype("float32"))
 
 
 def tokens(batch, length, seed=0):
@@ -45,6 +49,34 @@ def test_parameter_counts():
     assert counts["filterbank"] == counts["none"] + 2 * 7_200
 
 
+@pytest.mark.parametrize(
+    "kwargs,slots",
+    [
+        ({}, DSP_SLOTS),
+        (dict(adaptive=True), DSP_SLOTS),
+        (dict(use_multirate=False), ("lfo_routing", "bottleneck")),
+        (dict(use_lfo=False), ("multirate", "bottleneck")),
+        (dict(use_bottleneck=False), ("multirate", "lfo_routing")),
+        (dict(use_multirate=False, use_lfo=False, use_bottleneck=False), ()),
+    ],
+)
+def test_multirate_fills_the_slots_of_every_block(kwargs, slots):
+    from keras_wavegpt.layers import DSPDecoderBlock
+
+    model = build_gpt(VOCAB, mixer="multirate", **ARCH, **kwargs)
+    names = [layer.name for layer in model.layers]
+    assert names[2:5] == ["block_0", "block_1", "block_2"]  # no gap mixers
+    for i in range(3):
+        block = model.get_layer(f"block_{i}")
+        assert isinstance(block, DSPDecoderBlock)
+        present = [s.name for s in (block.pre_attention, block.post_attention, block.post_mlp) if s]
+        assert tuple(present) == slots
+    meta = [w for w in model.trainable_weights if w.path.endswith("/logit")]
+    assert len(meta) == (6 * ARCH["num_layers"] if kwargs.get("adaptive") else 0)
+    if not slots:  # every slot off: the baseline's architecture
+        assert model.count_params() == build_gpt(VOCAB, **ARCH).count_params()
+
+
 def test_paper_preset_is_the_paper_model():
     arch = gpt_preset("paper")
     assert arch == dict(num_layers=10, model_dim=128, num_heads=8, ff_dim=512, context_length=512)
@@ -67,9 +99,12 @@ def test_gpt_is_causal(mixer):
         assert not np.allclose(before[:, position + 1 :], after[:, position + 1 :])
 
 
-@pytest.mark.parametrize("mixer", ["haar", "learnable", "filterbank"])
-def test_gradients_finite_and_reach_every_weight(mixer):
-    model = build_gpt(VOCAB, mixer=mixer, **ARCH)
+@pytest.mark.parametrize(
+    "mixer,kwargs",
+    [("haar", {}), ("learnable", {}), ("filterbank", {}), ("multirate", dict(adaptive=True))],
+)
+def test_gradients_finite_and_reach_every_weight(mixer, kwargs):
+    model = build_gpt(VOCAB, mixer=mixer, **ARCH, **kwargs)
     perturb_mixers(model)
     x = tokens(4, 32, seed=1)
     grads = sgd_gradients(
@@ -82,9 +117,13 @@ def test_gradients_finite_and_reach_every_weight(mixer):
         assert np.abs(g).max() > 0, path
 
 
-@pytest.mark.parametrize("mixer", ["haar", "learnable", "ema", "filterbank"])
-def test_save_load_round_trip(mixer, tmp_path):
-    model = build_gpt(VOCAB, mixer=mixer, dropout=0.1, fraction=0.75, **ARCH)
+@pytest.mark.parametrize(
+    "mixer,kwargs",
+    [("haar", dict(fraction=0.75)), ("learnable", dict(fraction=0.75)), ("ema", {}),
+     ("filterbank", dict(fraction=0.75)), ("multirate", dict(adaptive=True, downsample=3))],
+)
+def test_save_load_round_trip(mixer, kwargs, tmp_path):
+    model = build_gpt(VOCAB, mixer=mixer, dropout=0.1, **ARCH, **kwargs)
     perturb_mixers(model)
     x = tokens(2, 20)
     path = str(tmp_path / "gpt.keras")
@@ -92,7 +131,10 @@ def test_save_load_round_trip(mixer, tmp_path):
     restored = keras.saving.load_model(path)
     np.testing.assert_array_equal(to_numpy(restored(x)), to_numpy(model(x)))
     assert restored.count_params() == model.count_params()
-    assert restored.get_layer("mixer_1").get_config() == model.get_layer("mixer_1").get_config()
+    layer = "block_1" if mixer == "multirate" else "mixer_1"
+    # Through JSON: slot build configs come back with lists for tuples.
+    config = lambda m: json.loads(json.dumps(m.get_layer(layer).get_config()))
+    assert config(restored) == config(model)
 
 
 def test_sequence_too_long():
@@ -109,6 +151,8 @@ def test_sequence_too_long():
         (dict(num_layers=0), "num_layers"),
         (dict(dropout=1.0), "dropout"),
         (dict(mixer="haar", max_kernel=24), "power of two"),
+        (dict(mixer="multirate", num_routes=3), "num_routes"),
+        (dict(mixer="multirate", downsample=0), "downsample"),
     ],
 )
 def test_bad_arguments(kwargs, match):

@@ -7,7 +7,7 @@ import pytest
 
 from keras_wavegpt import data
 from keras_wavegpt.models import build_gpt
-from keras_wavegpt.training import TrainConfig, parse_kwargs, run_comparison
+from keras_wavegpt.training import TrainConfig, parse_kwargs, parse_variant, run_comparison
 
 ARCH = dict(context_length=16, num_layers=2, model_dim=16, num_heads=2, ff_dim=32, head_dim=32)
 
@@ -92,6 +92,10 @@ def test_plateau_schedule_runs(corpus, tmp_path):
         (dict(variants=("none", "ema"), mixer_kwargs={"schedule": "linear"}), "none of the variants"),
         (dict(batch_size=0), "batch_size"),
         (dict(warmup_steps=1000), "warmup_steps"),
+        (dict(variants=("none", "lite=haar:num_filters=4")), "does not accept"),
+        (dict(variants=("none", "a=multirate", "a=haar")), "repeats"),
+        (dict(variants=("none", "a=wavelet:x=1")), "accepted values"),
+        (dict(meta_objective="fast"), "meta_objective"),
     ],
 )
 def test_bad_config(changes, match):
@@ -107,3 +111,12 @@ def test_parse_kwargs():
         "kernel_sizes": (4, 16, 64), "num_filters": 48}
     with pytest.raises(ValueError, match="key=value"):
         parse_kwargs("fraction")
+
+
+def test_parse_variant():
+    assert parse_variant("haar") == ("haar", "haar", {})
+    assert parse_variant("fb_lite=filterbank:num_filters=48,kernel_sizes=(4,8)") == (
+        "fb_lite", "filterbank", {"num_filters": 48, "kernel_sizes": (4, 8)})
+    assert parse_variant("adaptive=multirate") == ("adaptive", "multirate", {})
+    with pytest.raises(ValueError, match="label=mixer"):
+        parse_variant("=haar")
