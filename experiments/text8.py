@@ -7,13 +7,16 @@ Datasets: text8 / enwik8 (local copy under --data_dir, or downloaded when
 online), pydocs (Python's HTML docs from Debian's python3.11-doc), pydoc_topics
 (the help text inside Python), file (--text_file: a text/HTML file or folder).
 Writes per-variant logs and checkpoints, summary.json and val_loss.png under
---out_dir.
+--out_dir; with --sample, each trained variant also continues the same
+validation prompt (printed and written to samples.txt).
 """
+
+import os
 
 from absl import app, flags
 
 from keras_wavegpt import data
-from keras_wavegpt.models import PRESETS, build_gpt, gpt_preset
+from keras_wavegpt.models import PRESETS, SAMPLERS, build_gpt, generate, gpt_preset
 from keras_wavegpt.training.flags import define_training_flags, train_config_from_flags
 from keras_wavegpt.training.runner import format_table, run_comparison
 
@@ -25,6 +28,10 @@ flags.DEFINE_enum("preset", "small", list(PRESETS), "Model size.")
 flags.DEFINE_integer("seq_len", None, "Training window (default: the preset's context).")
 flags.DEFINE_integer("val_windows", 256, "Validation windows (fixed, contiguous).")
 flags.DEFINE_float("dropout", 0.0, "Dropout inside the decoder blocks.")
+flags.DEFINE_bool("sample", False, "After training, print a sample from each variant.")
+flags.DEFINE_integer("sample_length", 200, "Characters each sample adds to the prompt.")
+flags.DEFINE_integer("prompt_length", 64, "Prompt: this many validation characters.")
+flags.DEFINE_enum("sampler", "top_k", list(SAMPLERS), "keras_hub sampler for --sample.")
 define_training_flags(default_out_dir="runs/text8", default_variants="none,haar")
 FLAGS = flags.FLAGS
 
@@ -34,6 +41,8 @@ def main(argv):
     config = train_config_from_flags(FLAGS)
     arch = gpt_preset(FLAGS.preset)
     seq_len = FLAGS.seq_len or arch["context_length"]
+    if FLAGS.prompt_length < 1 or FLAGS.sample_length < 1:
+        raise flags.ValidationError("--prompt_length and --sample_length must be >= 1")
     if seq_len > arch["context_length"]:
         raise flags.ValidationError(
             f"--seq_len={seq_len} exceeds the {FLAGS.preset} preset's context "
@@ -63,6 +72,25 @@ def main(argv):
         metadata=dict(dataset=corpus.name, preset=FLAGS.preset, seq_len=seq_len),
     )
     print(format_table(summary["variants"]))
+    if FLAGS.sample:
+        write_samples(corpus, val_ids, summary, config)
+
+
+def write_samples(corpus, val_ids, summary, config):
+    """Continue one validation prompt with every variant's final checkpoint."""
+    import keras
+
+    prompt = val_ids[: FLAGS.prompt_length]
+    lines = [f"prompt: {corpus.decode(prompt)!r}"]
+    for label in summary["variants"]:
+        path = os.path.join(config.out_dir, f"seed_{config.seeds[0]}", label, "checkpoint.keras")
+        model = keras.saving.load_model(path)
+        tokens = generate(model, prompt, len(prompt) + FLAGS.sample_length,
+                          sampler=FLAGS.sampler, seed=config.seeds[0])
+        lines.append(f"{label}: {corpus.decode(tokens[len(prompt):])!r}")
+    with open(os.path.join(config.out_dir, "samples.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

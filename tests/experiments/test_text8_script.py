@@ -1,5 +1,6 @@
 """experiments/text8.py end to end, in a subprocess, as a user runs it."""
 
+import ast
 import json
 import os
 import subprocess
@@ -26,7 +27,7 @@ def test_smoke_run_writes_summary(tmp_path):
         tmp_path, f"--flagfile={flagfile}", "--dataset=pydoc_topics",
         "--variants=none,haar,learnable,ema", "--steps=4", "--eval_every=2",
         "--warmup_steps=1", "--val_windows=8", "--mixer_kwargs=schedule=linear",
-        "--verbose=1",
+        "--verbose=1", "--sample", "--sample_length=12", "--prompt_length=5",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "4/4" not in result.stdout and "2/2" in result.stdout  # Keras progress bar
@@ -44,6 +45,12 @@ def test_smoke_run_writes_summary(tmp_path):
     assert summary["variants"]["learnable"]["params"] > summary["variants"]["none"]["params"]
     assert "| learnable |" in result.stdout
     assert os.path.exists(tmp_path / "val_loss.png")
+    # --sample: every variant continues the same 5-character validation prompt by 12.
+    samples = (tmp_path / "samples.txt").read_text().splitlines()
+    assert samples[0].startswith("prompt: ") and len(ast.literal_eval(samples[0][8:])) == 5
+    assert [line.split(":")[0] for line in samples[1:]] == ["none", "haar", "learnable", "ema"]
+    assert all(len(ast.literal_eval(line.split(": ", 1)[1])) == 12 for line in samples[1:])
+    assert samples[1] in result.stdout
 
 
 def test_bad_flags_fail_clearly(tmp_path):
