@@ -103,6 +103,17 @@ class TrainConfig:
             raise ValueError(
                 f"`warmup_steps`={self.warmup_steps} must be in [0, steps={self.steps})"
             )
+        if self.mixed_precision not in (None, "mixed_float16", "mixed_bfloat16"):
+            raise ValueError(
+                f"Unknown mixed_precision {self.mixed_precision!r}; accepted values: "
+                "None, 'mixed_float16', 'mixed_bfloat16'"
+            )
+        if self.mixed_precision == "mixed_float16" and _jax_on_cpu():
+            raise ValueError(
+                "mixed_precision='mixed_float16' does not run on JAX's CPU backend (XLA "
+                "has no float16 matmul with float32 accumulation there); use "
+                "'mixed_bfloat16' on CPU, or a GPU"
+            )
         if self.meta_objective not in META_OBJECTIVES:
             raise ValueError(
                 f"Unknown meta_objective {self.meta_objective!r}; accepted values: "
@@ -115,6 +126,14 @@ class TrainConfig:
                 f"mixer_kwargs {stray} are accepted by none of the variants "
                 f"{list(self.variants)} (they accept {sorted(accepted)})"
             )
+
+
+def _jax_on_cpu():
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    return jax.default_backend() == "cpu"
 
 
 def parse_kwargs(text):
@@ -188,7 +207,9 @@ def train_variant(build_model, train_ds, val_ds, config, run_dir, seed):
         run_dir: folder for the CSV/TensorBoard logs and the checkpoint.
         seed: seeds weights (and dropout) through `keras.utils.set_random_seed`.
     """
-    keras.backend.clear_session()
+    keras.backend.clear_session()  # also resets the global dtype policy: set it after
+    if config.mixed_precision:
+        keras.mixed_precision.set_dtype_policy(config.mixed_precision)
     keras.utils.set_random_seed(seed)
     model = build_model()
     optimizer = meta_optimizer_for(
@@ -242,6 +263,7 @@ def train_variant(build_model, train_ds, val_ds, config, run_dir, seed):
         )
     return {
         "params": int(model.count_params()),
+        "dtype_policy": model.dtype_policy.name,
         "final_val_loss": final,
         "final_val_bpc": metrics.bits_per_char(final),
         "steps": curve[-1][0],
@@ -265,8 +287,6 @@ def run_comparison(build_model, make_data, config, metadata=None):
     """
     config.validate()
     previous_policy = keras.mixed_precision.dtype_policy()
-    if config.mixed_precision:
-        keras.mixed_precision.set_dtype_policy(config.mixed_precision)
     specs = [parse_variant(v) for v in config.variants]
     runs = {label: [] for label, _, _ in specs}
     try:

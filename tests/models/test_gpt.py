@@ -137,6 +137,27 @@ def test_save_load_round_trip(mixer, kwargs, tmp_path):
     assert config(restored) == config(model)
 
 
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize(
+    "mixer,kwargs",
+    [("none", {}), ("haar", {}), ("learnable", {}), ("ema", {}),
+     ("filterbank", dict(num_filters=12, kernel_sizes=(4, 8))), ("multirate", dict(adaptive=True))],
+)
+def test_mixed_precision_logits_close_to_float32(policy, mixer, kwargs):
+    full = build_gpt(VOCAB, mixer=mixer, **ARCH, **kwargs)
+    perturb_mixers(full)
+    keras.mixed_precision.set_dtype_policy(policy)
+    half = build_gpt(VOCAB, mixer=mixer, **ARCH, **kwargs)
+    half.set_weights(full.get_weights())
+    x = tokens(2, 32, seed=4)
+    logits = half(x)
+    assert keras.backend.standardize_dtype(logits.dtype) == "float32"
+    reference = to_numpy(full(x))
+    # bfloat16 keeps 8 bits of mantissa, float16 11.
+    atol = 0.15 if policy == "mixed_bfloat16" else 0.02
+    np.testing.assert_allclose(to_numpy(logits), reference, atol=atol)
+
+
 def test_sequence_too_long():
     model = build_gpt(VOCAB, **ARCH)
     with pytest.raises(ValueError, match="exceeds the model's context_length 32"):

@@ -120,3 +120,33 @@ def test_parse_variant():
     assert parse_variant("adaptive=multirate") == ("adaptive", "multirate", {})
     with pytest.raises(ValueError, match="label=mixer"):
         parse_variant("=haar")
+
+
+def test_mixed_precision_reaches_every_run(corpus, tmp_path):
+    # Regression: clear_session() between runs used to reset the policy to float32.
+    config = TrainConfig(
+        variants=("haar", "adaptive=multirate:adaptive=True"), steps=2, eval_every=2,
+        batch_size=4, warmup_steps=0, learning_rate=1e-3, mixed_precision="mixed_bfloat16",
+        out_dir=str(tmp_path), verbose=0,
+    )
+    summary = run_comparison(
+        lambda mixer, kwargs: build_gpt(corpus.vocab_size, mixer=mixer, **ARCH, **kwargs),
+        lambda seed: (data.train_dataset(corpus.split("train"), 16, 4, seed=seed),
+                      data.eval_dataset(corpus.split("validation"), 16, 4, max_windows=8)),
+        config,
+    )
+    for label, entry in summary["variants"].items():
+        assert entry["runs"][0]["dtype_policy"] == "mixed_bfloat16", label
+        assert np.isfinite(entry["final_val_loss"])
+    assert keras.mixed_precision.dtype_policy().name == "float32"  # restored
+
+
+def test_float16_on_jax_cpu_is_refused_clearly():
+    config = TrainConfig(mixed_precision="mixed_float16")
+    if keras.backend.backend() == "jax":
+        with pytest.raises(ValueError, match="mixed_bfloat16"):
+            config.validate()
+    else:
+        config.validate()
+    with pytest.raises(ValueError, match="mixed_precision"):
+        TrainConfig(mixed_precision="float8").validate()
