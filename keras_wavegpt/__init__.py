@@ -1,6 +1,6 @@
 """keras_wavegpt: signal processing inside LLMs, for Keras 3 on any backend."""
 
-from keras_wavegpt import layers, models
+from keras_wavegpt import layers, models, training
 from keras_wavegpt.models.generation import generate
 
 __version__ = "0.1.0"

@@ -1,0 +1,79 @@
+"""A `.keras` file saved under one backend loads under the others with the same outputs.
+
+The other two backends each build every model kind in a subprocess (every
+mixer, learnable and adaptive ones included; weights moved off their
+initial values), save it and its outputs on fixed tokens; this backend loads
+each file and must reproduce the outputs within 1e-5 (float32).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import keras_wavegpt  # noqa: F401  (registers the package's classes, as a user's import does)
+from tests.helpers import to_numpy
+
+BACKENDS = ("tensorflow", "jax", "torch")
+VOCAB = 27
+ARCH = dict(context_length=16, num_layers=3, model_dim=16, num_heads=2, ff_dim=32, head_dim=32)
+MODELS = {
+    "none": {},
+    "haar": dict(fraction=0.75),
+    "learnable": dict(max_kernel=8),
+    "ema": {},
+    "filterbank": dict(num_filters=6, kernel_sizes=(2, 4), adaptive=True, adaptive_dim=8,
+                       adaptive_heads=2),
+    "multirate": dict(adaptive=True, downsample=3),
+}
+
+SAVE = """
+import json, sys
+import keras, numpy as np
+from keras_wavegpt.models import build_gpt
+out, models, arch = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+tokens = np.random.default_rng(0).integers(0, 27, size=(2, 16)).astype("int32")
+for mixer, kwargs in models.items():
+    keras.utils.set_random_seed(1)
+    model = build_gpt(27, mixer=mixer, **arch, **kwargs)
+    rng = np.random.default_rng(2)
+    for w in model.weights:  # off init (learned kernels, filterbank synthesis, logits)
+        w.assign(w + 0.2 * rng.normal(size=w.shape).astype(w.dtype))
+    model.save(f"{out}/{mixer}.keras")
+    np.save(f"{out}/{mixer}.npy", keras.ops.convert_to_numpy(model(tokens)))
+np.save(f"{out}/tokens.npy", tokens)
+"""
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """{backend: folder} for the two backends other than this one."""
+    folders = {}
+    for backend in BACKENDS:
+        if backend == keras.backend.backend():
+            continue
+        folder = tmp_path_factory.mktemp(backend)
+        env = dict(os.environ, KERAS_BACKEND=backend)
+        result = subprocess.run(
+            [sys.executable, "-c", SAVE, str(folder), json.dumps(MODELS), json.dumps(ARCH)],
+            env=env, capture_output=True, text=True, timeout=600,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        folders[backend] = folder
+    return folders
+
+
+@pytest.mark.parametrize("mixer", list(MODELS))
+def test_loads_with_the_same_outputs(saved, mixer):
+    assert len(saved) == 2
+    for backend, folder in saved.items():
+        model = keras.saving.load_model(str(folder / f"{mixer}.keras"))
+        tokens = np.load(folder / "tokens.npy")
+        expected = np.load(folder / f"{mixer}.npy")
+        np.testing.assert_allclose(
+            to_numpy(model(tokens)), expected, atol=1e-5, err_msg=f"saved by {backend}"
+        )
