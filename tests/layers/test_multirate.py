@@ -134,6 +134,18 @@ def test_bounded_parameter_stays_in_range_after_huge_steps(step):
     assert value == pytest.approx(0.35 if step > 0 else 0.15, abs=1e-6)
 
 
+def test_bounded_parameters_stay_in_range_under_a_huge_sgd_step():
+    rng = np.random.default_rng(4)
+    layer = ChannelBottleneck(adaptive=True)
+    model = layer_model(layer, 6, 16)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e9), loss="mse")
+    x = rng.normal(size=(4, 6, 16)).astype("float32")
+    model.train_on_batch(x, 100 * x)
+    for p in (layer.bottleneck_ratio, layer.residual_mix):
+        assert abs(float(to_numpy(p.logit))) > 100  # it really was pushed far
+        assert p.lo <= float(to_numpy(p.value)) <= p.hi
+
+
 @pytest.mark.parametrize(
     "args,error,match",
     [
