@@ -13,8 +13,10 @@ WaveletGPT §3), so `N` blocks have `N - 1` mixers. A "block" mixer
 (multirate) instead fills the DSP slots of every block, which is then the
 equivalent `DSPDecoderBlock`:
 
-      -> multirate -> attention -> LFO routing -> MLP -> bottleneck -> The head follows the paper (§4): a 2048-unit dense layer
-before the vocabulary projection.
+      -> multirate -> attention -> LFO routing -> MLP -> bottleneck ->
+
+The head follows the paper (§4): a 2048-unit dense layer before the
+vocabulary projection.
 """
 
 import keras
@@ -103,16 +105,16 @@ def build_gpt(
     )(tokens)  # (B, T, E)
     in_blocks = mixer_placement(mixer) == "block"
     for i in range(num_layers):
-        if i > 0 and not in_blocks:
-            x = get_mixer(
-                mixer, context_length=context_length, name=f"mixer_{i}", **mixer_kwargs
-            )(x)  # (B, T, E)
         if in_blocks:
             slots = get_mixer(mixer, context_length=context_length, **mixer_kwargs)
             block = DSPDecoderBlock(
                 num_heads, ff_dim, dropout=dropout, name=f"block_{i}", **slots
             )
         else:
+            if i > 0:
+                x = get_mixer(
+                    mixer, context_length=context_length, name=f"mixer_{i}", **mixer_kwargs
+                )(x)  # (B, T, E)
             block = keras_hub.layers.TransformerDecoder(
                 intermediate_dim=ff_dim,
                 num_heads=num_heads,
