@@ -17,6 +17,14 @@ from keras_wavegpt.layers.multirate import is_meta_parameter, meta_parameters
 META_OBJECTIVES = ("smoothed_loss", "convergence_rate", "composite")
 
 
+def check_meta_objective(name):
+    """Raise a `ValueError` naming the accepted values unless `name` is one."""
+    if name not in META_OBJECTIVES:
+        raise ValueError(
+            f"Unknown meta_objective {name!r}; accepted values: {META_OBJECTIVES}"
+        )
+
+
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
 class MetaOptimizer(keras.optimizers.Optimizer):
     """The model's optimizer for ordinary weights, a meta Adam for meta-parameters.
@@ -78,11 +86,7 @@ class MetaOptimizer(keras.optimizers.Optimizer):
             optimizer = keras.saving.deserialize_keras_object(optimizer)
         if not isinstance(optimizer, keras.optimizers.Optimizer):
             raise TypeError(f"`optimizer` must be a keras optimizer, got {optimizer!r}")
-        if meta_objective not in META_OBJECTIVES:
-            raise ValueError(
-                f"Unknown meta_objective {meta_objective!r}; accepted values: "
-                f"{META_OBJECTIVES}"
-            )
+        check_meta_objective(meta_objective)
         if isinstance(meta_update_every, bool) or not isinstance(meta_update_every, int) \
                 or meta_update_every < 1:
             raise ValueError(

@@ -20,8 +20,8 @@ from keras_wavegpt.layers.registry import mixer_arguments, mixer_names
 from keras_wavegpt.training import metrics
 from keras_wavegpt.training.callbacks import LearningRateLogger, StepTimer
 from keras_wavegpt.training.meta import (
-    META_OBJECTIVES,
     MetaParameterLogger,
+    check_meta_objective,
     meta_optimizer_for,
 )
 
@@ -114,11 +114,7 @@ class TrainConfig:
                 "has no float16 matmul with float32 accumulation there); use "
                 "'mixed_bfloat16' on CPU, or a GPU"
             )
-        if self.meta_objective not in META_OBJECTIVES:
-            raise ValueError(
-                f"Unknown meta_objective {self.meta_objective!r}; accepted values: "
-                f"{META_OBJECTIVES}"
-            )
+        check_meta_objective(self.meta_objective)
         accepted = {a for _, m, _ in specs for a in mixer_arguments(m)}
         stray = sorted(set(self.mixer_kwargs) - accepted)
         if stray:
