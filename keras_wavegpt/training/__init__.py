@@ -1,5 +1,6 @@
 """Training: the shared experiment runner, callbacks and metrics."""
 
+from keras_wavegpt.training.callbacks import LearningRateLogger, StepTimer, TrainingBackup
 from keras_wavegpt.training.meta import (
     META_OBJECTIVES,
     MetaOptimizer,

@@ -1,5 +1,9 @@
 """Keras callbacks the experiment runner adds to `model.fit`."""
 
+import json
+import math
+import os
+import shutil
 import time
 
 import keras
@@ -38,3 +42,131 @@ class LearningRateLogger(keras.callbacks.Callback):
         if logs is not None:
             lr = self.model.optimizer.learning_rate
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
+
+
+class TrainingBackup(keras.callbacks.Callback):
+    """Crash-safe training state, so a killed run continues where it stopped.
+
+    At the end of every epoch it writes, into a new folder
+    `backup_dir/epoch_<n>/`, the model's weights with the optimizer's
+    variables (iteration count, Adam moments, `MetaOptimizer` state)
+    and `state.json` (the epoch, the logs of every finished epoch, and the
+    attributes named in `track`); only then does it point the file
+    `backup_dir/latest` at the new folder (write and rename, which is atomic)
+    and delete the older folder. A kill at any moment leaves `latest`
+    naming a complete backup. With `checkpoint_path`, the whole model
+    (`.keras`) is written the same way for users to load.
+
+    An epoch whose logs hold a NaN or infinite value (`TerminateOnNaN` stops
+    such runs) is not saved: the last good backup and checkpoint stay.
+
+    Keras' `BackupAndRestore` restores the weights and optimizer too, but
+    writes the weights and the epoch number in two steps in place (a kill
+    in between pairs new weights with an old epoch) and cannot move the
+    data pipeline; this callback is restored by the caller *before*
+    `fit`, which then starts the data at the restored step:
+
+        backup = TrainingBackup(run_dir / "backup")
+        epoch = backup.restore(model)           # 0 when there is no backup
+        model.fit(train_ds.skip(epoch * steps_per_epoch), initial_epoch=epoch,
+                  epochs=epochs, steps_per_epoch=steps_per_epoch,
+                  callbacks=[backup, ...])
+
+    Args:
+        backup_dir: folder of the backups (only this callback writes there).
+        checkpoint_path: optional `.keras` path for the latest full model.
+        track: `{name: (object, (attribute, ...))}`: callback state to save
+            and restore with the weights, e.g. `ReduceLROnPlateau`'s
+            `("wait", "best", "cooldown_counter")`.
+    """
+
+    def __init__(self, backup_dir, checkpoint_path=None, track=None):
+        super().__init__()
+        self.backup_dir = os.fspath(backup_dir)
+        self.checkpoint_path = checkpoint_path and os.fspath(checkpoint_path)
+        if self.checkpoint_path and not self.checkpoint_path.endswith(".keras"):
+            raise ValueError(
+                f"`checkpoint_path` must end in .keras, got {self.checkpoint_path!r}"
+            )
+        self.track = dict(track or {})
+        self.epoch = 0
+        self.history = []
+
+    @property
+    def _pointer(self):
+        return os.path.join(self.backup_dir, "latest")
+
+    def latest(self):
+        """The folder of the newest complete backup, or None."""
+        if not os.path.exists(self._pointer):
+            return None
+        with open(self._pointer) as f:
+            return os.path.join(self.backup_dir, f.read().strip())
+
+    def restore(self, model):
+        """Load the newest backup into the compiled `model`; returns its epoch
+        (0, and nothing loaded, when there is none)."""
+        folder = self.latest()
+        if folder is None:
+            return 0
+        if getattr(model, "optimizer", None) is None:
+            raise ValueError("Compile the model before restoring a backup into it")
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(os.path.join(folder, "model.weights.h5"))
+        with open(os.path.join(folder, "state.json")) as f:
+            state = json.load(f)
+        for name, (obj, attributes) in self.track.items():
+            for attribute in attributes:
+                setattr(obj, attribute, state["track"][name][attribute])
+        self.epoch, self.history = state["epoch"], state["history"]
+        return self.epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        bad = sorted(k for k, v in logs.items() if not math.isfinite(v))
+        if bad:
+            print(f"\nTrainingBackup: epoch {epoch + 1} has non-finite {bad}; kept "
+                  f"the backup of epoch {self.epoch} and its checkpoint.")
+            return
+        self.epoch = epoch + 1
+        self.history.append(logs)
+        os.makedirs(self.backup_dir, exist_ok=True)
+        name = f"epoch_{self.epoch:06d}"
+        folder = os.path.join(self.backup_dir, name)
+        shutil.rmtree(folder, ignore_errors=True)  # a half-written one from a kill
+        os.makedirs(folder)
+        self.model.save_weights(os.path.join(folder, "model.weights.h5"))
+        state = {
+            "epoch": self.epoch,
+            "history": self.history,
+            "track": {
+                name: {a: _plain(getattr(obj, a)) for a in attributes}
+                for name, (obj, attributes) in self.track.items()
+            },
+        }
+        _write_atomic(os.path.join(folder, "state.json"), json.dumps(state))
+        if self.checkpoint_path:
+            tmp = self.checkpoint_path[: -len(".keras")] + ".tmp.keras"
+            self.model.save(tmp)
+            os.replace(tmp, self.checkpoint_path)
+        previous = self.latest()
+        _write_atomic(self._pointer, name)
+        if previous and os.path.abspath(previous) != os.path.abspath(folder):
+            shutil.rmtree(previous, ignore_errors=True)
+
+
+def _plain(value):
+    """JSON-ready copy of a tracked attribute (numbers, lists of numbers)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return float(value) if isinstance(value, (float, np.floating)) else value
+
+
+def _write_atomic(path, text):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -39,6 +39,8 @@ def define_training_flags(default_out_dir, default_variants="none,haar"):
     flags.DEFINE_float("meta_ema_decay", 0.9, "EMA decay of the smoothed loss.")
     flags.DEFINE_string("out_dir", default_out_dir, "Where logs, checkpoints and "
                         "summary.json go.")
+    flags.DEFINE_bool("resume", False, "Continue each run of --out_dir from its last "
+                      "backup (after a kill or crash) instead of starting afresh.")
     flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"],
                       "model.fit verbosity (1: progress bar).")
 
@@ -67,5 +69,6 @@ def train_config_from_flags(values):
         meta_objective=values.meta_objective,
         meta_ema_decay=values.meta_ema_decay,
         out_dir=values.out_dir,
+        resume=values.resume,
         verbose=verbose,
     )

@@ -12,13 +12,18 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 
 import keras
 import numpy as np
 
 from keras_wavegpt.layers.registry import mixer_arguments, mixer_names
 from keras_wavegpt.training import metrics
-from keras_wavegpt.training.callbacks import LearningRateLogger, StepTimer
+from keras_wavegpt.training.callbacks import (
+    LearningRateLogger,
+    StepTimer,
+    TrainingBackup,
+)
 from keras_wavegpt.training.meta import (
     MetaParameterLogger,
     check_meta_objective,
@@ -38,6 +43,11 @@ class TrainConfig:
     `min_learning_rate` at `steps`); or `"plateau"` (the paper's: start at
     `learning_rate`, halve when the validation loss stops improving, down to
     `min_learning_rate`).
+
+    `resume=True` continues every run from its last backup (see
+    `TrainingBackup`): same weights, optimizer state, schedule and data
+    order as if it had never stopped; finished runs are not trained again.
+    Without it, a run's folder is started afresh.
 
     `variants` entries are mixer names (`"haar"`) or labelled specs
     (`"haar_linear=haar:schedule=linear"`, see `parse_variant`). A model with
@@ -63,6 +73,7 @@ class TrainConfig:
     meta_objective: str = "smoothed_loss"
     meta_ema_decay: float = 0.9
     out_dir: str = "runs/experiment"
+    resume: bool = False
     verbose: object = "auto"
 
     def validate(self):
@@ -228,34 +239,50 @@ def train_variant(build_model, train_ds, val_ds, config, run_dir, seed):
         MetaParameterLogger(),
         timer,
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.CSVLogger(os.path.join(run_dir, "log.csv")),
-        keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
-        keras.callbacks.ModelCheckpoint(os.path.join(run_dir, "checkpoint.keras")),
     ]
+    track = {"timer": (timer, ("durations",))}
     if config.schedule == "plateau":
-        callbacks.insert(
-            0,
-            keras.callbacks.ReduceLROnPlateau(
-                monitor="val_loss", factor=0.5, patience=1,
-                min_lr=config.min_learning_rate,
-            ),
+        plateau = keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, patience=1, min_lr=config.min_learning_rate,
         )
-    history = model.fit(
-        train_ds,
+        callbacks.insert(0, plateau)
+        track["plateau"] = (plateau, ("wait", "best", "cooldown_counter"))
+    backup = TrainingBackup(
+        os.path.join(run_dir, "backup"),
+        checkpoint_path=os.path.join(run_dir, "checkpoint.keras"),
+        track=track,
+    )
+    log_path = os.path.join(run_dir, "log.csv")
+    if config.resume:
+        initial_epoch = backup.restore(model)
+    else:
+        initial_epoch = 0
+        shutil.rmtree(backup.backup_dir, ignore_errors=True)
+    _truncate_csv(log_path, initial_epoch)
+    callbacks += [
+        keras.callbacks.CSVLogger(log_path, append=initial_epoch > 0),
+        keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
+        backup,  # last: it saves what the callbacks before it changed
+    ]
+    model.fit(
+        train_ds.skip(initial_epoch * config.eval_every),
         steps_per_epoch=config.eval_every,
+        initial_epoch=initial_epoch,
         epochs=config.steps // config.eval_every,
         validation_data=val_ds,
         callbacks=callbacks,
         verbose=config.verbose,
         shuffle=False,
     )
-    val = history.history.get("val_loss", [])
-    curve = [[config.eval_every * (i + 1), float(v)] for i, v in enumerate(val)]
-    final = curve[-1][1] if curve else None
+    val = [logs.get("val_loss") for logs in backup.history]
+    curve = [[config.eval_every * (i + 1), v] for i, v in enumerate(val)]
+    final = curve[-1][1] if len(curve) == config.steps // config.eval_every else None
     if final is None or not math.isfinite(final):
         raise FloatingPointError(
-            f"Training in {run_dir} produced no finite validation loss "
-            f"(history: {history.history}); lower the learning rate."
+            f"Training in {run_dir} stopped after {len(curve)} of "
+            f"{config.steps // config.eval_every} epochs without a finite validation "
+            f"loss; the last good checkpoint is {backup.checkpoint_path}. Lower the "
+            "learning rate."
         )
     return {
         "params": int(model.count_params()),
@@ -264,8 +291,20 @@ def train_variant(build_model, train_ds, val_ds, config, run_dir, seed):
         "final_val_bpc": metrics.bits_per_char(final),
         "steps": curve[-1][0],
         "sec_per_step": timer.seconds_per_step(),
+        "resumed_from_step": initial_epoch * config.eval_every,
         "curve": curve,
     }
+
+
+def _truncate_csv(path, epochs):
+    """Keep the header and the first `epochs` rows of a CSV log: rows past
+    the restored epoch belong to work the resumed run redoes."""
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        lines = f.readlines()
+    with open(path, "w") as f:
+        f.writelines(lines[: 1 + epochs] if epochs else [])
 
 
 def run_comparison(build_model, make_data, config, metadata=None):

@@ -65,22 +65,20 @@ def test_bad_flags_fail_clearly(tmp_path):
 def test_multirate_fixed_adaptive_and_ablations(tmp_path):
     result = run_script(
         tmp_path, "--dataset=pydoc_topics", "--preset=tiny", "--batch_size=4",
-        "--variants=none,multirate", "--variant=adaptive=multirate:adaptive=True",
-        "--variant=no_multirate=multirate:use_multirate=False",
+        "--variants=multirate", "--variant=adaptive=multirate:adaptive=True",
         "--variant=no_lfo=multirate:use_lfo=False",
-        "--variant=no_bottleneck=multirate:use_bottleneck=False",
         "--steps=4", "--eval_every=2", "--warmup_steps=1", "--val_windows=8",
         "--meta_update_every=2", "--meta_learning_rate=0.05", "--verbose=0",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     with open(tmp_path / "summary.json") as f:
         summary = json.load(f)
-    labels = ["none", "multirate", "adaptive", "no_multirate", "no_lfo", "no_bottleneck"]
-    assert list(summary["variants"]) == labels
+    # (Each ablation's blocks are checked in tests/models/test_gpt.py; one here
+    # shows the flags reach the model.)
+    assert list(summary["variants"]) == ["multirate", "adaptive", "no_lfo"]
     assert summary["config"]["meta_update_every"] == 2
     params = {k: v["params"] for k, v in summary["variants"].items()}
-    assert params["adaptive"] == params["multirate"] > params["none"]
-    assert all(params[k] < params["multirate"] for k in labels[3:])
+    assert params["adaptive"] == params["multirate"] > params["no_lfo"]
     # The adaptive run logs every meta-parameter, and they move between epochs.
     import csv
 

@@ -1,0 +1,215 @@
+"""Resume: a run that is interrupted and continued equals one that never stopped.
+
+In process, the data pipeline fails at a chosen step (as a crash would); in a
+subprocess, the text8 script is killed with SIGKILL mid-training and
+restarted with --resume. Either way the finished run's curve, optimizer
+state and weights match an uninterrupted run's.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_wavegpt import data
+from keras_wavegpt.models import build_gpt
+from keras_wavegpt.layers import MultirateDecomposition
+from keras_wavegpt.training import MetaOptimizer, TrainConfig, TrainingBackup, run_comparison
+from tests.experiments.test_text8_script import ROOT
+from tests.helpers import to_numpy
+
+ARCH = dict(context_length=16, num_layers=2, model_dim=16, num_heads=2, ff_dim=32, head_dim=32)
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return data.load_pydoc_topics()
+
+
+def _comparison(corpus, out_dir, resume=False, fail_at_step=None):
+    config = TrainConfig(
+        variants=("haar",),
+        steps=8, eval_every=2, batch_size=4, learning_rate=3e-3, schedule="plateau",
+        out_dir=str(out_dir),
+        resume=resume, verbose=0,
+    )
+
+    def make_data(seed):
+        train = data.train_dataset(corpus.split("train"), 16, 4, seed=seed)
+        if fail_at_step is not None:  # the pipeline dies at this step, like a crash
+            steps = tf.data.Dataset.counter()
+            train = tf.data.Dataset.zip(train, steps).map(
+                lambda batch, step: (
+                    tf.debugging.assert_less(step, tf.cast(fail_at_step, tf.int64)),
+                    batch,
+                )[1]
+            )
+        return train, data.eval_dataset(corpus.split("validation"), 16, 4, max_windows=8)
+
+    def build_model(mixer, kwargs):
+        return build_gpt(corpus.vocab_size, mixer=mixer, **ARCH, **kwargs)
+
+    return run_comparison(build_model, make_data, config)
+
+
+def _optimizer_state(path):
+    model = keras.saving.load_model(path)
+    return [to_numpy(v) for v in model.optimizer.variables], [
+        to_numpy(w) for w in model.weights
+    ]
+
+
+def test_interrupted_comparison_equals_uninterrupted(corpus, tmp_path):
+    reference = _comparison(corpus, tmp_path / "reference")
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        _comparison(corpus, tmp_path / "run", fail_at_step=5)  # in the 3rd of 4 epochs
+    run_dir = tmp_path / "run" / "seed_0" / "haar"
+    assert (run_dir / "backup" / "latest").read_text() == "epoch_000002"
+    assert len((run_dir / "log.csv").read_text().splitlines()) == 1 + 2
+    resumed = _comparison(corpus, tmp_path / "run", resume=True)
+
+    for label, entry in reference["variants"].items():
+        again = resumed["variants"][label]
+        np.testing.assert_allclose(
+            [v for _, v in again["curve"]], [v for _, v in entry["curve"]], rtol=1e-5
+        )
+        run = "seed_0/" + label + "/checkpoint.keras"
+        (opt_a, w_a), (opt_b, w_b) = (
+            _optimizer_state(tmp_path / "reference" / run),
+            _optimizer_state(tmp_path / "run" / run),
+        )
+        assert len(opt_a) == len(opt_b)
+        for a, b in zip(opt_a + w_a, opt_b + w_b):  # iterations, lr, moments, weights
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert resumed["variants"]["haar"]["runs"][0]["resumed_from_step"] == 4
+    # The CSV log has one row per epoch, the lost one redone once.
+    lines = (run_dir / "log.csv").read_text().splitlines()
+    assert len(lines) == 1 + 4
+    # Resuming a finished comparison trains nothing and reports the same.
+    again = _comparison(corpus, tmp_path / "run", resume=True)
+    assert again["variants"]["haar"]["curve"] == resumed["variants"]["haar"]["curve"]
+    assert again["variants"]["haar"]["runs"][0]["resumed_from_step"] == 8
+
+
+def _tiny_model(adaptive=False):
+    layers = [keras.Input((3,)), keras.layers.Dense(2)]
+    optimizer = keras.optimizers.Adam(0.1)
+    if adaptive:  # adaptive hyperparameters: the MetaOptimizer's state must survive too
+        layers = [keras.Input((8, 3)), MultirateDecomposition(adaptive=True),
+                  keras.layers.Dense(2)]
+        optimizer = MetaOptimizer(optimizer, meta_update_every=2, meta_learning_rate=0.1)
+    model = keras.Sequential(layers)
+    model.compile(optimizer, "mse")
+    return model
+
+
+def test_a_crash_during_a_save_keeps_the_previous_backup(tmp_path):
+    x = np.random.default_rng(0).normal(size=(8, 8, 3)).astype("float32")
+    y = np.zeros((8, 8, 2), "float32")
+    model = _tiny_model(adaptive=True)
+    backup = TrainingBackup(tmp_path / "backup", checkpoint_path=tmp_path / "ckpt.keras")
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[backup])
+    saved = [to_numpy(w) for w in model.weights]
+    saved_optimizer = [to_numpy(v) for v in model.optimizer.variables]
+
+    def dies_halfway(path, *args, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"half a file")
+        raise KeyboardInterrupt("killed while saving")
+
+    model.save_weights = dies_halfway
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, initial_epoch=2, epochs=3, verbose=0, callbacks=[backup])
+
+    fresh = _tiny_model(adaptive=True)
+    assert TrainingBackup(tmp_path / "backup").restore(fresh) == 2
+    assert int(to_numpy(fresh.optimizer.iterations)) == 2
+    for a, b in zip(saved, fresh.weights):
+        np.testing.assert_array_equal(a, to_numpy(b))
+    assert len(fresh.optimizer.variables) == len(saved_optimizer) > 10
+    for a, b in zip(saved_optimizer, fresh.optimizer.variables):
+        np.testing.assert_array_equal(a, to_numpy(b))
+    keras.saving.load_model(tmp_path / "ckpt.keras")  # the checkpoint is whole too
+    assert not os.path.exists(tmp_path / "ckpt.tmp.keras")
+
+
+def test_a_nan_epoch_is_not_saved(tmp_path, capsys):
+    model = _tiny_model()
+    backup = TrainingBackup(tmp_path / "backup", checkpoint_path=tmp_path / "ckpt.keras")
+    x = np.ones((8, 3), "float32")
+    model.fit(x, np.zeros((8, 2), "float32"), epochs=1, verbose=0, callbacks=[backup])
+    good = [to_numpy(w) for w in model.weights]
+    bad_y = np.full((8, 2), np.nan, "float32")
+    model.fit(x, bad_y, initial_epoch=1, epochs=3, verbose=0,
+              callbacks=[keras.callbacks.TerminateOnNaN(), backup])
+    assert "non-finite ['loss']" in capsys.readouterr().out
+    assert (tmp_path / "backup" / "latest").read_text() == "epoch_000001"
+    loaded = keras.saving.load_model(tmp_path / "ckpt.keras")
+    for a, b in zip(good, loaded.weights):
+        np.testing.assert_array_equal(a, to_numpy(b))
+
+
+def test_restore_needs_a_compiled_model(tmp_path):
+    model = _tiny_model()
+    model.fit(np.ones((4, 3)), np.zeros((4, 2)), verbose=0,
+              callbacks=[TrainingBackup(tmp_path)])
+    with pytest.raises(ValueError, match="Compile"):
+        TrainingBackup(tmp_path).restore(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
+    with pytest.raises(ValueError, match="checkpoint_path"):
+        TrainingBackup(tmp_path, checkpoint_path=tmp_path / "model.h5")
+
+
+def _script(out_dir, *extra):
+    return [
+        sys.executable, os.path.join(ROOT, "experiments", "text8.py"),
+        "--dataset=pydoc_topics", "--preset=tiny", "--batch_size=4", "--variants=none",
+        "--steps=24", "--eval_every=2", "--warmup_steps=2", "--val_windows=8",
+        "--verbose=0", f"--out_dir={out_dir}", *extra,
+    ]
+
+
+def test_killed_script_resumes_where_it_stopped(tmp_path):
+    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
+    log = open(tmp_path / "reference.log", "w")
+    reference = subprocess.Popen(_script(tmp_path / "reference"), env=env,
+                                 stdout=log, stderr=log)  # runs beside the killed one
+    latest = tmp_path / "run" / "seed_0" / "none" / "backup" / "latest"
+    process = subprocess.Popen(_script(tmp_path / "run"), env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (latest.exists() and latest.read_text() >= "epoch_000002"):
+        assert process.poll() is None and time.time() < deadline, "never got to epoch 2"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL
+    killed_at = int(latest.read_text().split("_")[1])
+    assert killed_at < 12, "the run finished before the kill; give it more steps"
+
+    resumed = subprocess.run(_script(tmp_path / "run", "--resume"), env=env,
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert reference.wait(timeout=600) == 0, (tmp_path / "reference.log").read_text()[-3000:]
+    log.close()
+    summaries = [
+        json.loads((tmp_path / d / "summary.json").read_text())["variants"]["none"]
+        for d in ("reference", "run")
+    ]
+    assert summaries[1]["runs"][0]["resumed_from_step"] == 2 * killed_at
+    np.testing.assert_allclose(
+        [v for _, v in summaries[1]["curve"]], [v for _, v in summaries[0]["curve"]],
+        rtol=1e-5,
+    )
+    (opt_a, w_a), (opt_b, w_b) = (
+        _optimizer_state(tmp_path / d / "seed_0" / "none" / "checkpoint.keras")
+        for d in ("reference", "run")
+    )
+    assert int(opt_a[0]) == int(opt_b[0]) == 24  # the iteration count survived
+    for a, b in zip(opt_a + w_a, opt_b + w_b):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
