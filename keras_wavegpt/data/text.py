@@ -217,7 +217,17 @@ def read_archive_member(path, name):
     """Bytes of `name`, from the plain file `path` or from inside the zip `path`."""
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
+            if name not in z.namelist():
+                raise ValueError(
+                    f"The zip archive {path!r} has no member {name!r} (it holds "
+                    f"{z.namelist()[:5]})"
+                )
             return z.read(name)
+    if str(path).endswith(".zip"):
+        raise ValueError(
+            f"{path!r} is not a readable zip archive (an interrupted download?); "
+            "delete it and load again, or put the unzipped file beside it."
+        )
     with open(path, "rb") as f:
         return f.read()
 
@@ -227,7 +237,7 @@ def _read_archive(name, url, data_dir):
     data_dir = data_dir or os.path.join(os.path.expanduser("~"), ".keras", "datasets")
     for path in (os.path.join(data_dir, name), os.path.join(data_dir, name + ".zip")):
         if os.path.isfile(path):
-            return read_archive_member(path, name)
+            return read_archive_member(path, name), path
     import keras
 
     try:
@@ -238,20 +248,27 @@ def _read_archive(name, url, data_dir):
             f"{name}.zip (from {url}) at {os.path.join(data_dir, name + '.zip')!r}, "
             "or pass --data_dir with the folder that holds it."
         ) from err
-    return read_archive_member(path, name)
+    return read_archive_member(path, name), path
 
 
 def load_text8(data_dir=None):
     """text8 (Mahoney): 100M characters, 27 symbols, from a local copy
     (`data_dir/text8` or `data_dir/text8.zip`) or downloaded when online."""
-    raw = _read_archive("text8", TEXT8_URL, data_dir)
-    return TextCorpus("text8", encode_text8(raw.decode("ascii")), 27)
+    raw, path = _read_archive("text8", TEXT8_URL, data_dir)
+    try:
+        ids = encode_text8(raw.decode("ascii"))
+    except ValueError as err:  # UnicodeDecodeError is a ValueError too
+        raise ValueError(
+            f"{path!r} is not text8: it holds characters other than a-z and space "
+            "(text8 is one line of lowercase words)"
+        ) from err
+    return TextCorpus("text8", ids, 27)
 
 
 def load_enwik8(data_dir=None):
     """enwik8 (Hutter prize): the first 100M bytes of English Wikipedia XML,
     256 symbols, from `data_dir/enwik8[.zip]` or downloaded when online."""
-    raw = _read_archive("enwik8", ENWIK8_URL, data_dir)
+    raw, _ = _read_archive("enwik8", ENWIK8_URL, data_dir)
     return TextCorpus("enwik8", np.frombuffer(raw, dtype=np.uint8).copy(), 256)
 
 
@@ -276,9 +293,10 @@ def load_corpus(dataset, data_dir=None, text_file=None):
 # --- tf.data pipelines ------------------------------------------------------
 
 
-def _check_windows(ids, seq_len, what):
-    if seq_len < 1:
-        raise ValueError(f"`seq_len` must be >= 1, got {seq_len}")
+def _check_windows(ids, seq_len, batch_size, what):
+    for name, value in (("seq_len", seq_len), ("batch_size", batch_size)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
     if len(ids) < seq_len + 1:
         raise ValueError(
             f"The {what} split has {len(ids)} symbols, fewer than one window of "
@@ -291,7 +309,7 @@ def train_dataset(ids, seq_len, batch_size, seed=0, start_step=0):
     `y` shifted by one. Batch `k` depends only on `(seed, start_step + k)`."""
     import tensorflow as tf
 
-    _check_windows(ids, seq_len, "training")
+    _check_windows(ids, seq_len, batch_size, "training")
     data = tf.constant(ids)
     span = tf.range(seq_len + 1, dtype=tf.int64)
     high = len(ids) - seq_len  # crops start in [0, len - seq_len - 1]
@@ -319,7 +337,9 @@ def eval_dataset(ids, seq_len, batch_size, max_windows=None):
     least one batch, repeating nothing)."""
     import tensorflow as tf
 
-    _check_windows(ids, seq_len, "evaluation")
+    _check_windows(ids, seq_len, batch_size, "evaluation")
+    if max_windows is not None and max_windows < 1:
+        raise ValueError(f"`max_windows` must be None or >= 1, got {max_windows!r}")
     available = len(ids) // (seq_len + 1)
     count = available if max_windows is None else min(available, max_windows)
     count = (count // batch_size) * batch_size

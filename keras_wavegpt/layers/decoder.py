@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_wavegpt.layers.wavelet import _check_float, _check_stream
+
 
 def _slot(layer):
     if layer is None or isinstance(layer, keras.layers.Layer):
@@ -62,8 +64,11 @@ class DSPDecoderBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.num_heads = int(num_heads)
-        self.intermediate_dim = int(intermediate_dim)
+        for name, value in (("num_heads", num_heads), ("intermediate_dim", intermediate_dim)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
         self.dropout = float(dropout)
         self.activation = keras.activations.get(activation)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
@@ -72,6 +77,7 @@ class DSPDecoderBlock(keras.layers.Layer):
         self.post_mlp = _slot(post_mlp)
 
     def build(self, input_shape):
+        _check_stream(self, input_shape)
         hidden = input_shape[-1]
         if hidden is None or hidden % self.num_heads:
             raise ValueError(
@@ -114,6 +120,7 @@ class DSPDecoderBlock(keras.layers.Layer):
                 slot.build(input_shape)
 
     def call(self, inputs, training=None):
+        _check_float(self, inputs)
         x = inputs  # (B, T, D)
         if self.pre_attention is not None:
             x = self.pre_attention(x)

@@ -160,7 +160,8 @@ class CausalWavelet(keras.layers.Layer):
         fft: with `learnable`, convolve groups of 32 taps or more through a
             float32 FFT when `T` is known at trace time: O(T log T) instead
             of O(T K) per channel (30x faster for 128 taps on JAX CPU), but
-            causal only up to round-off (~1e-7 relative), not exactly.
+            causal only up to round-off (~1e-7 relative), not exactly; a
+            NaN or inf at any step reaches every step of its channel.
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Shapes: `(B, T, E)` -> `(B, T, E)`, any `T` (kernels longer than `T` see

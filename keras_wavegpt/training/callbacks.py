@@ -58,7 +58,8 @@ class TrainingBackup(keras.callbacks.Callback):
     (`.keras`) is written the same way for users to load.
 
     An epoch whose logs hold a NaN or infinite value (`TerminateOnNaN` stops
-    such runs) is not saved: the last good backup and checkpoint stay.
+    such runs), or that stopped before its last step, is not saved: the last good backup and checkpoint stay, and `problem` says
+    what happened.
 
     Keras' `BackupAndRestore` restores the weights and optimizer too, but
     writes the weights and the epoch number in two steps in place (a kill
@@ -91,6 +92,8 @@ class TrainingBackup(keras.callbacks.Callback):
         self.track = dict(track or {})
         self.epoch = 0
         self.history = []
+        self.problem = None
+        self._batches = 0
 
     @property
     def _pointer(self):
@@ -122,12 +125,23 @@ class TrainingBackup(keras.callbacks.Callback):
         self.epoch, self.history = state["epoch"], state["history"]
         return self.epoch
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches = batch + 1
+
     def on_epoch_end(self, epoch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         bad = sorted(k for k, v in logs.items() if not math.isfinite(v))
+        steps = self.params.get("steps") if self.params else None
         if bad:
-            print(f"\nTrainingBackup: epoch {epoch + 1} has non-finite {bad}; kept "
-                  f"the backup of epoch {self.epoch} and its checkpoint.")
+            self.problem = f"epoch {epoch + 1} has non-finite {bad}"
+        elif steps and self._batches < steps:
+            self.problem = f"epoch {epoch + 1} stopped after {self._batches} of {steps} steps"
+        if self.problem:
+            print(f"\nTrainingBackup: {self.problem}; kept the backup of epoch "
+                  f"{self.epoch} and its checkpoint.")
             return
         self.epoch = epoch + 1
         self.history.append(logs)

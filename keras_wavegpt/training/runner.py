@@ -278,12 +278,15 @@ def train_variant(build_model, train_ds, val_ds, config, run_dir, seed):
     curve = [[config.eval_every * (i + 1), v] for i, v in enumerate(val)]
     final = curve[-1][1] if len(curve) == config.steps // config.eval_every else None
     if final is None or not math.isfinite(final):
-        raise FloatingPointError(
-            f"Training in {run_dir} stopped after {len(curve)} of "
-            f"{config.steps // config.eval_every} epochs without a finite validation "
-            f"loss; the last good checkpoint is {backup.checkpoint_path}. Lower the "
-            "learning rate."
+        problem = backup.problem or "no finite validation loss"
+        advice = ("make_data must return an endless (repeated) training dataset"
+                  if "ran out" in problem else "lower the learning rate")
+        error = FloatingPointError if "non-finite" in problem else ValueError
+        saved = (
+            f"The last good checkpoint ({len(curve)} of {config.steps // config.eval_every}"
+            f" epochs) is {backup.checkpoint_path}" if curve else "No epoch finished"
         )
+        raise error(f"Training in {run_dir} stopped: {problem}. {saved}; {advice}.")
     return {
         "params": int(model.count_params()),
         "dtype_policy": model.dtype_policy.name,
@@ -294,6 +297,24 @@ def train_variant(build_model, train_ds, val_ds, config, run_dir, seed):
         "resumed_from_step": initial_epoch * config.eval_every,
         "curve": curve,
     }
+
+
+def _check_endless(train_ds):
+    """Runs index batches by step (data order, resume): the training data must
+    be an endless `tf.data.Dataset`. (Keras restarts a finite one silently
+    when it runs out, which would repeat batches in an order nobody chose.)"""
+    import tensorflow as tf
+
+    if not isinstance(train_ds, tf.data.Dataset):
+        raise TypeError(
+            f"make_data must return tf.data.Dataset objects, got {type(train_ds).__name__}"
+        )
+    cardinality = int(train_ds.cardinality())
+    if cardinality >= 0:
+        raise ValueError(
+            f"The training dataset from make_data holds {cardinality} batches; it must "
+            "be endless (e.g. `.repeat()`), so that batch k is the k-th training step."
+        )
 
 
 def _truncate_csv(path, epochs):
@@ -327,6 +348,7 @@ def run_comparison(build_model, make_data, config, metadata=None):
     try:
         for seed in config.seeds:
             train_ds, val_ds = make_data(seed)
+            _check_endless(train_ds)
             for label, mixer, own_kwargs in specs:
                 kwargs = {
                     k: v for k, v in config.mixer_kwargs.items()

@@ -156,16 +156,6 @@ def test_a_nan_epoch_is_not_saved(tmp_path, capsys):
         np.testing.assert_array_equal(a, to_numpy(b))
 
 
-def test_restore_needs_a_compiled_model(tmp_path):
-    model = _tiny_model()
-    model.fit(np.ones((4, 3)), np.zeros((4, 2)), verbose=0,
-              callbacks=[TrainingBackup(tmp_path)])
-    with pytest.raises(ValueError, match="Compile"):
-        TrainingBackup(tmp_path).restore(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
-    with pytest.raises(ValueError, match="checkpoint_path"):
-        TrainingBackup(tmp_path, checkpoint_path=tmp_path / "model.h5")
-
-
 def _script(out_dir, *extra):
     return [
         sys.executable, os.path.join(ROOT, "experiments", "text8.py"),
