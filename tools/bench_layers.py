@@ -19,6 +19,13 @@ Mixers with arguments are named on the command line as
 `--variant=fb_small=filterbank:num_filters=48,fraction=0.25`. Models with
 adaptive hyperparameters train with `MetaOptimizer`, as in the experiments.
 
+`--distributed` times, per backend, one GPT training step on one device
+against the same step with `--data_parallel` over two devices (two virtual
+CPU devices when there are no GPUs: a check of correctness and overhead, not
+of speed) and reports the difference of the two first-step losses.
+`--mixed_precision=mixed_bfloat16` times a step under that policy against
+float32.
+
 Ratios, not seconds, are the result: the machine is shared and noisy.
 """
 
@@ -40,6 +47,12 @@ flags.DEFINE_integer("batch_size", 16, "Batch size.")
 flags.DEFINE_integer("rounds", 30, "Timed rounds (after warm-up).")
 flags.DEFINE_string("json_out", None, "Also write the results as JSON here.")
 flags.DEFINE_bool("child", False, "Internal: run in this process's backend.")
+flags.DEFINE_bool("distributed", False, "Time steps on 1 device vs data parallel "
+                  "over 2 (JAX, TensorFlow), instead of the mixer benchmark.")
+flags.DEFINE_enum("mixed_precision", None, ["mixed_bfloat16", "mixed_float16"],
+                  "Time steps under this policy vs float32, instead of the mixer "
+                  "benchmark.")
+flags.DEFINE_string("child_mode", None, "Internal: distributed or mixed_precision.")
 FLAGS = flags.FLAGS
 
 
@@ -148,6 +161,70 @@ def measure():
     }
 
 
+def measure_distributed():
+    """Per variant: step time on 2 devices / on 1, and |first loss difference|."""
+    import keras
+
+    from keras_wavegpt.models import gpt_preset
+    from keras_wavegpt.training.distributed import data_parallel, virtual_cpu_devices
+
+    virtual_cpu_devices(2)  # CPU only; a GPU host keeps its GPUs as the devices
+    arch = gpt_preset(FLAGS.preset)
+    tokens = _tokens(arch)
+    steps, first_loss = {}, {}
+    for label, (mixer, kwargs) in variants().items():
+        steps[f"{label}@1"] = _train_step(mixer, kwargs, arch, tokens)
+        with data_parallel(FLAGS.batch_size) as replicas:
+            step = _train_step(mixer, kwargs, arch, tokens)
+        if keras.backend.backend() == "jax":  # batches are split where it is set
+            step = _within(lambda: data_parallel(FLAGS.batch_size), step)
+        steps[f"{label}@{replicas}"] = step
+        one, two = (float(steps[f"{label}@{n}"]()) for n in (1, replicas))
+        first_loss[label] = abs(one - two)
+    times = _interleaved_median(steps, FLAGS.rounds)
+    return {
+        "backend": keras.backend.backend(),
+        "devices": replicas,
+        "device_kind": keras.distribution.list_devices()[0],
+        "step_parallel_vs_one": {
+            label: times[f"{label}@{replicas}"] / times[f"{label}@1"] for label in first_loss
+        },
+        "first_loss_abs_diff": first_loss,
+    }
+
+
+def _within(context, fn):
+    def call():
+        with context():
+            return fn()
+
+    return call
+
+
+def measure_precision():
+    """Per variant: step time under --mixed_precision / under float32."""
+    import keras
+
+    from keras_wavegpt.models import gpt_preset
+
+    arch = gpt_preset(FLAGS.preset)
+    tokens = _tokens(arch)
+    steps = {}
+    for label, (mixer, kwargs) in variants().items():
+        steps[f"{label}@float32"] = _train_step(mixer, kwargs, arch, tokens)
+        keras.mixed_precision.set_dtype_policy(FLAGS.mixed_precision)
+        steps[f"{label}@mixed"] = _train_step(mixer, kwargs, arch, tokens)
+        keras.mixed_precision.set_dtype_policy("float32")
+    times = _interleaved_median(steps, FLAGS.rounds)
+    return {
+        "backend": keras.backend.backend(),
+        "policy": FLAGS.mixed_precision,
+        "step_mixed_vs_float32": {
+            label: times[f"{label}@mixed"] / times[f"{label}@float32"] for label in variants()
+        },
+    }
+
+
 def _child(backend, *extra):
     cmd = [sys.executable, __file__, f"--preset={FLAGS.preset}",
            f"--batch_size={FLAGS.batch_size}", f"--rounds={FLAGS.rounds}",
@@ -169,6 +246,12 @@ def main(argv):
     if FLAGS.child_memory:
         print("RESULT " + json.dumps(measure_memory(FLAGS.child_memory)))
         return
+    if FLAGS.child_mode:
+        measure_mode = {"distributed": measure_distributed, "mixed_precision": measure_precision}
+        print("RESULT " + json.dumps(measure_mode[FLAGS.child_mode]()))
+        return
+    if FLAGS.distributed or FLAGS.mixed_precision:
+        return compare_modes()
     labels = [m for m in variants() if m != "none"]
     results = []
     for backend in FLAGS.backends:
@@ -193,6 +276,40 @@ def main(argv):
             cells += [f"{r['none_peak_mib']:.0f}"]
             cells += [f"{r['extra_peak_mib'][m]:+.0f}" for m in labels]
         print("| " + " | ".join(cells) + " |")
+    if FLAGS.json_out:
+        with open(FLAGS.json_out, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+def compare_modes():
+    """--distributed / --mixed_precision: one table per mode, one row per backend."""
+    labels = list(variants())
+    results = []
+    if FLAGS.distributed:
+        print("| backend | devices | " + " | ".join(
+            f"{m} step 2 dev / 1 | {m} first-loss diff" for m in labels) + " |")
+        print("|" + "---|" * (2 + 2 * len(labels)))
+        for backend in FLAGS.backends:
+            if backend not in ("jax", "tensorflow"):
+                print(f"| {backend} | no single-process data parallelism (torchrun) |")
+                continue
+            row = _child(backend, "--child_mode=distributed")
+            results.append(row)
+            cells = [backend, f"{row['devices']} x {row['device_kind']}"]
+            for m in labels:
+                cells += [f"{row['step_parallel_vs_one'][m]:.2f}x",
+                          f"{row['first_loss_abs_diff'][m]:.1e}"]
+            print("| " + " | ".join(cells) + " |")
+    if FLAGS.mixed_precision:
+        print("| backend | " + " | ".join(
+            f"{m} step {FLAGS.mixed_precision} / float32" for m in labels) + " |")
+        print("|" + "---|" * (1 + len(labels)))
+        for backend in FLAGS.backends:
+            row = _child(backend, "--child_mode=mixed_precision",
+                         f"--mixed_precision={FLAGS.mixed_precision}")
+            results.append(row)
+            cells = [backend] + [f"{row['step_mixed_vs_float32'][m]:.2f}x" for m in labels]
+            print("| " + " | ".join(cells) + " |")
     if FLAGS.json_out:
         with open(FLAGS.json_out, "w") as f:
             json.dump(results, f, indent=2)

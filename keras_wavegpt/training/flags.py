@@ -41,6 +41,11 @@ def define_training_flags(default_out_dir, default_variants="none,haar"):
                         "summary.json go.")
     flags.DEFINE_bool("resume", False, "Continue each run of --out_dir from its last "
                       "backup (after a kill or crash) instead of starting afresh.")
+    flags.DEFINE_bool("data_parallel", False, "Split every batch over all devices: "
+                      "keras.distribution.DataParallel on JAX, MirroredStrategy on "
+                      "TensorFlow.")
+    flags.DEFINE_integer("virtual_cpu_devices", 0, "Split the CPU into this many "
+                         "devices first (to try --data_parallel without GPUs).")
     flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"],
                       "model.fit verbosity (1: progress bar).")
 
@@ -70,5 +75,7 @@ def train_config_from_flags(values):
         meta_ema_decay=values.meta_ema_decay,
         out_dir=values.out_dir,
         resume=values.resume,
+        data_parallel=values.data_parallel,
+        virtual_cpu_devices=values.virtual_cpu_devices,
         verbose=verbose,
     )

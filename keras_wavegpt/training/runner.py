@@ -8,6 +8,7 @@ CSV log, TensorBoard logs and the latest `.keras` checkpoint. The runner then
 writes `out_dir/summary.json` (SPEC §6) and `out_dir/val_loss.png`.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -23,6 +24,11 @@ from keras_wavegpt.training.callbacks import (
     LearningRateLogger,
     StepTimer,
     TrainingBackup,
+)
+from keras_wavegpt.training.distributed import (
+    check_data_parallel_backend,
+    data_parallel,
+    virtual_cpu_devices,
 )
 from keras_wavegpt.training.meta import (
     MetaParameterLogger,
@@ -49,6 +55,10 @@ class TrainConfig:
     order as if it had never stopped; finished runs are not trained again.
     Without it, a run's folder is started afresh.
 
+    `data_parallel=True` splits every batch over all devices (see
+    `keras_wavegpt.training.distributed`: JAX and TensorFlow);
+    `virtual_cpu_devices=n` first splits the CPU into `n` devices.
+
     `variants` entries are mixer names (`"haar"`) or labelled specs
     (`"haar_linear=haar:schedule=linear"`, see `parse_variant`). A model with
     adaptive hyperparameters (`multirate` with `adaptive=True`) trains with
@@ -74,6 +84,8 @@ class TrainConfig:
     meta_ema_decay: float = 0.9
     out_dir: str = "runs/experiment"
     resume: bool = False
+    data_parallel: bool = False
+    virtual_cpu_devices: int = 0
     verbose: object = "auto"
 
     def validate(self):
@@ -126,6 +138,8 @@ class TrainConfig:
                 "'mixed_bfloat16' on CPU, or a GPU"
             )
         check_meta_objective(self.meta_objective)
+        if self.data_parallel:
+            check_data_parallel_backend()
         accepted = {a for _, m, _ in specs for a in mixer_arguments(m)}
         stray = sorted(set(self.mixer_kwargs) - accepted)
         if stray:
@@ -218,6 +232,14 @@ def train_variant(build_model, train_ds, val_ds, config, run_dir, seed):
     if config.mixed_precision:
         keras.mixed_precision.set_dtype_policy(config.mixed_precision)
     keras.utils.set_random_seed(seed)
+    devices = data_parallel(config.batch_size) if config.data_parallel else None
+    with devices or contextlib.nullcontext(1) as replicas:
+        record = _fit(build_model, train_ds, val_ds, config, run_dir)
+    record["replicas"] = replicas
+    return record
+
+
+def _fit(build_model, train_ds, val_ds, config, run_dir):
     model = build_model()
     optimizer = meta_optimizer_for(
         model,
@@ -342,6 +364,8 @@ def run_comparison(build_model, make_data, config, metadata=None):
         The summary dict, also written to `config.out_dir/summary.json`.
     """
     config.validate()
+    if config.virtual_cpu_devices:
+        virtual_cpu_devices(config.virtual_cpu_devices)
     previous_policy = keras.mixed_precision.dtype_policy()
     specs = [parse_variant(v) for v in config.variants]
     runs = {label: [] for label, _, _ in specs}

@@ -31,6 +31,22 @@ def test_bench_layers_reports_ratios(tmp_path):
     assert "haar step / none" in result.stdout and "fb extra peak (MiB)" in result.stdout
 
 
+def test_bench_distributed_and_mixed_precision_modes(tmp_path):
+    out = tmp_path / "modes.json"
+    backend = keras.backend.backend()
+    result = run_tool("bench_layers.py", f"--backends={backend}", "--preset=tiny",
+                      "--batch_size=2", "--rounds=1", "--mixers=", "--distributed",
+                      "--mixed_precision=mixed_bfloat16", f"--json_out={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(out.read_text())
+    precision = rows[-1]
+    assert precision["policy"] == "mixed_bfloat16" and precision["step_mixed_vs_float32"]["none"] > 0
+    if backend == "torch":
+        assert len(rows) == 1 and "no single-process data parallelism" in result.stdout
+    else:  # same first loss on one device and split over two
+        assert rows[0]["devices"] == 2 and rows[0]["first_loss_abs_diff"]["none"] < 1e-5
+
+
 def test_compare_runs_merges_summaries(tmp_path):
     for name, loss in (("a", 2.0), ("b", 1.5)):
         os.makedirs(tmp_path / name)

@@ -1,0 +1,107 @@
+"""Data parallelism on the engines that already exist.
+
+JAX: `keras.distribution.DataParallel` over every device Keras sees
+(weights replicated, each batch split along its first axis, gradients
+all-reduced by XLA). TensorFlow: `tf.distribute.MirroredStrategy` over the
+GPUs, or the CPUs when there are none. PyTorch has no single-process path in
+Keras (its data parallelism is one process per device, launched by
+`torchrun`), so it is refused with a message saying so.
+
+On a CPU-only machine, `virtual_cpu_devices(n)` splits the CPU into `n`
+devices (for tests and for checking a setup before it goes to a GPU host).
+"""
+
+import contextlib
+
+import keras
+
+
+def virtual_cpu_devices(count):
+    """Make the CPU appear as `count` devices to the current backend.
+
+    Call before the backend runs any computation (at the top of a script).
+    JAX: the `jax_num_cpu_devices` option; TensorFlow: logical CPU devices.
+    """
+    if not isinstance(count, int) or count < 1:
+        raise ValueError(f"`count` must be a positive integer, got {count!r}")
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        jax.config.update("jax_num_cpu_devices", count)
+        found = len(jax.devices("cpu"))
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        try:
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration()] * count
+            )
+        except RuntimeError as err:
+            raise RuntimeError(
+                "virtual_cpu_devices must run before TensorFlow runs anything "
+                f"(it has already set up its devices): {err}"
+            ) from err
+        found = len(tf.config.list_logical_devices("CPU"))
+    else:
+        raise ValueError(f"virtual CPU devices need JAX or TensorFlow, not {backend!r}")
+    if found != count:
+        raise RuntimeError(
+            f"Asked for {count} virtual CPU devices but {backend} has {found}: call "
+            "virtual_cpu_devices before the backend runs anything."
+        )
+
+
+@contextlib.contextmanager
+def data_parallel(batch_size):
+    """Build, compile and fit inside this context to split every batch over
+    all devices. Yields the number of devices (replicas).
+
+    Raises `ValueError` on PyTorch, with fewer than two devices, or when the
+    global `batch_size` does not split evenly.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        devices = keras.distribution.list_devices()
+        _check_split(len(devices), batch_size)
+        previous = keras.distribution.distribution()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        try:
+            yield len(devices)
+        finally:
+            keras.distribution.set_distribution(previous)
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        _check_split(len(devices), batch_size)
+        strategy = tf.distribute.MirroredStrategy([d.name for d in devices])
+        with strategy.scope():
+            yield strategy.num_replicas_in_sync
+    else:
+        check_data_parallel_backend()
+
+
+def check_data_parallel_backend():
+    """Raise `ValueError` unless the backend has a data-parallel path here."""
+    backend = keras.backend.backend()
+    if backend not in ("jax", "tensorflow"):
+        raise ValueError(
+            f"data_parallel runs on JAX (keras.distribution.DataParallel) or TensorFlow "
+            f"(tf.distribute.MirroredStrategy); the {backend!r} backend has no "
+            "single-process path. For PyTorch, launch one process per GPU with torchrun "
+            "and torch.nn.parallel.DistributedDataParallel."
+        )
+
+
+def _check_split(devices, batch_size):
+    if devices < 2:
+        raise ValueError(
+            f"data_parallel found {devices} device; it needs at least 2 (on a CPU, "
+            "call virtual_cpu_devices(2) or pass --virtual_cpu_devices=2 first)"
+        )
+    if batch_size % devices:
+        raise ValueError(
+            f"`batch_size`={batch_size} does not split evenly over {devices} devices"
+        )

@@ -1,0 +1,68 @@
+"""--data_parallel on two virtual CPU devices equals a one-device run.
+
+JAX splits batches with `keras.distribution.DataParallel`, TensorFlow with
+`tf.distribute.MirroredStrategy`; PyTorch is refused with a message. The
+script runs in subprocesses because devices are fixed when a backend starts.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_wavegpt.training import TrainConfig
+from keras_wavegpt.training.distributed import data_parallel
+from tests.experiments.test_text8_script import ROOT
+
+BACKEND = keras.backend.backend()
+
+
+def _launch(out_dir, *extra):
+    command = [
+        sys.executable,
+        os.path.join(ROOT, "experiments", "text8.py"), "--dataset=pydoc_topics",
+        "--preset=tiny", "--variants=haar", "--steps=6", "--eval_every=2",
+        "--warmup_steps=1", "--val_windows=8", "--verbose=0", "--virtual_cpu_devices=2",
+        f"--out_dir={out_dir}", *extra,
+    ]
+    env = dict(os.environ, KERAS_BACKEND=BACKEND)
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="no single-process data parallelism")
+def test_two_devices_match_one(tmp_path):
+    runs = {
+        "one": _launch(tmp_path / "one", "--batch_size=4"),
+        "two": _launch(tmp_path / "two", "--batch_size=4", "--data_parallel"),
+        "odd": _launch(tmp_path / "odd", "--batch_size=3", "--data_parallel"),
+    }
+    logs = {name: p.communicate(timeout=600)[0] for name, p in runs.items()}
+    assert runs["one"].returncode == 0 and runs["two"].returncode == 0, logs
+    assert runs["odd"].returncode != 0
+    assert "`batch_size`=3 does not split evenly over 2 devices" in logs["odd"]
+    one, two = (
+        json.loads((tmp_path / d / "summary.json").read_text())["variants"]["haar"]
+        for d in ("one", "two")
+    )
+    assert one["runs"][0]["replicas"] == 1 and two["runs"][0]["replicas"] == 2
+    np.testing.assert_allclose(
+        [v for _, v in two["curve"]], [v for _, v in one["curve"]], rtol=1e-5
+    )
+
+
+def test_refused_clearly_where_it_cannot_run():
+    if BACKEND == "torch":
+        with pytest.raises(ValueError, match="torchrun"):
+            TrainConfig(data_parallel=True).validate()
+        with pytest.raises(ValueError, match="torchrun"):
+            with data_parallel(4):
+                pass
+    else:  # this test process has one CPU device
+        with pytest.raises(ValueError, match="needs at least 2"):
+            with data_parallel(4):
+                pass
