@@ -105,3 +105,33 @@ def _check_split(devices, batch_size):
         raise ValueError(
             f"`batch_size`={batch_size} does not split evenly over {devices} devices"
         )
+
+
+def gpt_layout_map(device_mesh, model_axis="model"):
+    """A `keras.distribution.LayoutMap` that shards `build_gpt`'s weights over
+    the `model_axis` of `device_mesh` (tensor parallelism, Megatron-style):
+    attention heads, the feed-forward and head hidden units, and the token
+    embedding's width are split; norms, biases of the output projections,
+    position embeddings and the mixers' weights are replicated.
+
+        mesh = keras.distribution.DeviceMesh((2, 4), ["batch", "model"],
+                                             keras.distribution.list_devices())
+        keras.distribution.set_distribution(keras.distribution.ModelParallel(
+            layout_map=gpt_layout_map(mesh), batch_dim_name="batch"))
+        model = build_gpt(...)  # then compile and fit as usual
+
+    `keras.distribution` runs model parallelism on JAX.
+    """
+    m = model_axis
+    layout = keras.distribution.LayoutMap(device_mesh)  # keys: regexes on whole paths
+    layout["(.*/)?token_embedding/embeddings"] = (None, m)
+    layout["(.*/)?self_attention/(query|key|value)/kernel"] = (None, m, None)
+    layout["(.*/)?self_attention/(query|key|value)/bias"] = (m, None)
+    layout["(.*/)?self_attention/attention_output/kernel"] = (m, None, None)
+    layout["(.*/)?feedforward_intermediate_dense/kernel"] = (None, m)
+    layout["(.*/)?feedforward_intermediate_dense/bias"] = (m,)
+    layout["(.*/)?feedforward_output_dense/kernel"] = (m, None)
+    layout["(.*/)?head/kernel"] = (None, m)
+    layout["(.*/)?head/bias"] = (m,)
+    layout["(.*/)?logits/kernel"] = (m, None)
+    return layout

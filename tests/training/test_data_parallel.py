@@ -66,3 +66,44 @@ def test_refused_clearly_where_it_cannot_run():
         with pytest.raises(ValueError, match="needs at least 2"):
             with data_parallel(4):
                 pass
+
+
+MODEL_PARALLEL = """
+import json, numpy as np, keras
+from keras_wavegpt.training.distributed import gpt_layout_map, virtual_cpu_devices
+virtual_cpu_devices(2)
+from keras_wavegpt.models import build_gpt
+x = np.random.default_rng(0).integers(0, 27, (4, 17)).astype("int32")
+def train():
+    keras.utils.set_random_seed(0)
+    model = build_gpt(27, context_length=16, num_layers=2, model_dim=16, num_heads=2,
+                      ff_dim=32, head_dim=32, mixer="learnable")
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model, [float(model.train_on_batch(x[:, :-1], x[:, 1:])) for _ in range(3)]
+_, one = train()
+mesh = keras.distribution.DeviceMesh((1, 2), ["batch", "model"], keras.distribution.list_devices())
+with keras.distribution.ModelParallel(layout_map=gpt_layout_map(mesh), batch_dim_name="batch").scope():
+    model, split = train()
+sharded = sorted(w.path for w in model.weights if "model" in tuple(w.value.sharding.spec))
+print("RESULT " + json.dumps({"one": one, "split": split, "sharded": sharded}))
+"""
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution model parallelism is JAX's")
+def test_gpt_layout_map_shards_the_decoder_and_trains_the_same():
+    result = subprocess.run([sys.executable, "-c", MODEL_PARALLEL], capture_output=True,
+                            text=True, timeout=600, env=dict(os.environ, KERAS_BACKEND="jax"))
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result.returncode == 0 and lines, result.stderr[-3000:]
+    out = json.loads(lines[-1][len("RESULT "):])
+    np.testing.assert_allclose(out["split"], out["one"], rtol=1e-5)
+    per_block = ["self_attention/query/kernel", "self_attention/query/bias",
+                 "self_attention/key/kernel", "self_attention/key/bias",
+                 "self_attention/value/kernel", "self_attention/value/bias",
+                 "self_attention/attention_output/kernel",
+                 "feedforward_intermediate_dense/kernel", "feedforward_intermediate_dense/bias",
+                 "feedforward_output_dense/kernel"]
+    expected = [f"block_{i}/{p}" for i in range(2) for p in per_block]
+    expected += ["embedding/token_embedding/embeddings", "head/kernel", "head/bias",
+                 "logits/kernel"]
+    assert out["sharded"] == sorted(expected)  # the learnable mixer stays replicated
