@@ -20,15 +20,15 @@ def run_tool(name, *args):
 def test_bench_layers_reports_ratios(tmp_path):
     out = tmp_path / "bench.json"
     result = run_tool("bench_layers.py", f"--backends={keras.backend.backend()}",
-                      "--preset=tiny", "--batch_size=2", "--rounds=2", "--mixers=haar",
+                      "--preset=tiny", "--batch_size=2", "--rounds=2", "--mixers=",
                       "--variant=fb=filterbank:num_filters=8,kernel_sizes=(2,4)",
                       f"--json_out={out}")
     assert result.returncode == 0, result.stderr[-3000:]
     (row,) = json.loads(out.read_text())
     assert row["backend"] == keras.backend.backend()
-    assert set(row["step_vs_none"]) == set(row["layer_vs_identity"]) == {"haar", "fb"}
-    assert set(row["extra_peak_mib"]) == {"haar", "fb"} and row["none_peak_mib"] > 100
-    assert "haar step / none" in result.stdout and "fb extra peak (MiB)" in result.stdout
+    assert set(row["step_vs_none"]) == set(row["layer_vs_identity"]) == {"fb"}
+    assert set(row["extra_peak_mib"]) == {"fb"} and row["none_peak_mib"] > 100
+    assert "fb step / none" in result.stdout and "fb extra peak (MiB)" in result.stdout
 
 
 def test_bench_distributed_and_mixed_precision_modes(tmp_path):
