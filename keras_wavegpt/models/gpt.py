@@ -82,6 +82,33 @@ def build_gpt(
         `(B, T, vocab_size)`. With `mixer="haar"` (or `"ema"`) it has exactly
         as many parameters as with `mixer="none"`.
     """
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")  # (B, T)
+    x = decoder_stack(
+        tokens, vocab_size, context_length, num_layers, model_dim, num_heads, ff_dim,
+        head_dim=head_dim, mixer=mixer, dropout=dropout, **mixer_kwargs,
+    )  # (B, T, E)
+    x = keras.layers.Dense(head_dim, activation="gelu", name="head")(x)  # (B, T, 2048)
+    logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)  # (B, T, V)
+    return keras.Model(tokens, logits, name=name or f"gpt_{mixer}")
+
+
+def decoder_stack(
+    tokens,
+    vocab_size,
+    context_length,
+    num_layers,
+    model_dim,
+    num_heads,
+    ff_dim,
+    head_dim=2048,
+    mixer="none",
+    dropout=0.0,
+    **mixer_kwargs,
+):
+    """The trunk every model here shares: embedding, `num_layers` pre-LN
+    decoder blocks with the mixer in the gaps (or in the blocks), final
+    LayerNorm. Symbolic `tokens (B, T)` -> `(B, T, model_dim)`; arguments
+    as `build_gpt`'s, checked here."""
     for arg, value in dict(
         vocab_size=vocab_size, context_length=context_length, num_layers=num_layers,
         model_dim=model_dim, num_heads=num_heads, ff_dim=ff_dim, head_dim=head_dim,
@@ -95,7 +122,6 @@ def build_gpt(
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
 
-    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")  # (B, T)
     x = GPTEmbedding(
         vocab_size,
         context_length,
@@ -125,6 +151,4 @@ def build_gpt(
             )
         x = block(x)  # (B, T, E)
     x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
-    x = keras.layers.Dense(head_dim, activation="gelu", name="head")(x)  # (B, T, 2048)
-    logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)  # (B, T, V)
-    return keras.Model(tokens, logits, name=name or f"gpt_{mixer}")
+    return x

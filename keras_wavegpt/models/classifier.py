@@ -1,0 +1,68 @@
+"""Sequence classifiers: the Long Range Arena model of WaveletGPT §5.
+
+    tokens (B, T)
+      -> the GPT's decoder stack (mixers in the gaps)      (B, T, E)
+      -> last token                                        (B, E)
+      -> Dense(head_dim, gelu) -> Dense(num_classes)       logits (B, C)
+
+The decoder is causal, so the last token is the only one that has seen the
+whole sequence; inputs shorter than the context are padded at the front
+(`keras_wavegpt.data.lra` does) so the last token is always real.
+"""
+
+import keras
+
+from keras_wavegpt.models.gpt import decoder_stack
+
+
+def build_sequence_classifier(
+    vocab_size,
+    context_length,
+    num_classes,
+    num_layers=6,
+    model_dim=32,
+    num_heads=4,
+    ff_dim=128,
+    head_dim=2048,
+    mixer="none",
+    dropout=0.0,
+    name=None,
+    **mixer_kwargs,
+):
+    """Build the LRA classifier of WaveletGPT §5 (SPEC §4).
+
+    Args:
+        vocab_size: token ids (16 for ListOps, 256 for bytes and pixels).
+        context_length: longest input (LRA: 1999 ListOps, 2048 text, 3072
+            image); longer inputs raise a `ValueError`.
+        num_classes: output classes (10, 2, 10).
+        num_layers, model_dim, num_heads, ff_dim: the causal decoder (paper:
+            6 layers, width 32, feed-forward 4x the width; the head count is
+            not given, 4 here).
+        head_dim: the dense layer before the class logits (paper: 2048).
+        mixer: a registered mixer; the paper's LRA setting is
+            `mixer="haar", schedule="linear", max_kernel=512` (kernels growing
+            linearly from 2 to 512 over the processed half of the channels).
+        dropout: dropout inside the blocks.
+        name: model name; defaults to `"classifier_<mixer>"`.
+        **mixer_kwargs: the mixer's arguments.
+
+    Returns:
+        A `keras.Model` from int tokens `(B, T)` to float32 class logits
+        `(B, num_classes)`.
+
+    Example:
+        >>> model = build_sequence_classifier(16, 1999, 10, mixer="haar",
+        ...                                   schedule="linear", max_kernel=512)
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"`num_classes` must be an integer >= 2, got {num_classes!r}")
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")  # (B, T)
+    x = decoder_stack(
+        tokens, vocab_size, context_length, num_layers, model_dim, num_heads, ff_dim,
+        head_dim=head_dim, mixer=mixer, dropout=dropout, **mixer_kwargs,
+    )  # (B, T, E)
+    x = x[:, -1, :]  # (B, E): the only position that has seen every token
+    x = keras.layers.Dense(head_dim, activation="gelu", name="head")(x)  # (B, 2048)
+    logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)  # (B, C)
+    return keras.Model(tokens, logits, name=name or f"classifier_{mixer}")
