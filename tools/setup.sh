@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Fresh machine -> .venv with keras_wavegpt, all three backends, and the
-# offline pydocs corpus (Debian's python3.11-doc). Safe to run again.
+# offline data: the pydocs corpus (Debian's python3.11-doc) and recorded
+# speech prompts (asterisk-core-sounds-en-wav). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -d /usr/share/doc/python3.11/html ]; then
+if [ ! -d /usr/share/doc/python3.11/html ] || [ ! -d /usr/share/asterisk/sounds/en_US_f_Allison ]; then
   SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
   $SUDO apt-get update -q
-  $SUDO apt-get install -y -q python3.11-doc
+  $SUDO apt-get install -y -q python3.11-doc asterisk-core-sounds-en-wav
 fi
 [ -x .venv/bin/python ] || python3.11 -m venv .venv
 # torch==2.13.0 is the CPU wheel; any other pin pulls a multi-GB CUDA build.
