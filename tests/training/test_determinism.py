@@ -20,9 +20,8 @@ ARCH = dict(context_length=16, num_layers=2, model_dim=16, num_heads=2, ff_dim=3
 def run(tmp_path, name, seed):
     corpus = data.load_pydoc_topics()
     config = TrainConfig(
-        variants=("adaptive=multirate:adaptive=True",), seeds=(seed,), steps=2,
-        eval_every=1, batch_size=4, warmup_steps=1, learning_rate=1e-3, meta_update_every=2,
-        meta_learning_rate=0.05, out_dir=str(tmp_path / name), verbose=0,
+        variants=("learnable",), seeds=(seed,), steps=2, eval_every=1, batch_size=4,
+        warmup_steps=1, learning_rate=1e-3, out_dir=str(tmp_path / name), verbose=0,
     )
     summary = run_comparison(
         lambda mixer, kwargs: build_gpt(corpus.vocab_size, mixer=mixer, dropout=0.2,
