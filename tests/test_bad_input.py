@@ -1,6 +1,6 @@
 """Wrong input to every public entry point fails at once, naming the argument.
 
-`CASES` (60 cases, each raising the listed error whose message names what is
+`CASES` (70 cases, each raising the listed error whose message names what is
 wrong), by entry point:
 
 - Layers (22): `CausalWavelet` rank-2 input, integer input, `max_kernel`
@@ -13,17 +13,24 @@ wrong), by entry point:
   `ChannelBottleneck` `bottleneck_ratio` 0; `BoundedParameter` lo > hi;
   `DSPDecoderBlock` `num_heads` 0, rank-2 input.
 - Registry (2): `get_mixer` unknown name, unknown argument.
-- Models (12): `build_gpt` `vocab_size` 0, `num_layers` -1, `num_heads`
+- Models (13): `build_gpt` `vocab_size` 0, `num_layers` -1, `num_heads`
   not dividing `model_dim`, unknown `mixer`; a GPT called on a sequence
   longer than its context and on rank-3 tokens; `gpt_preset` unknown name;
+  `build_sequence_classifier` with one class;
   `generate` with `max_length` below the prompt, unknown `sampler`, empty
   prompt, float prompt, out-of-vocabulary prompt.
-- Data (13): `load_corpus` unknown dataset, missing file, `file` without
+- Data (22): `load_corpus` unknown dataset, missing file, `file` without
   `text_file`; `load_text8` on a corrupt zip, a zip without the member, a
   file that is not text8; `load_text_files` on a folder with no text;
   `train_dataset` on a split shorter than one window, `batch_size` 0,
   `seq_len` 0; `eval_dataset` on an empty split, `max_windows` 0;
-  `TextCorpus.split` unknown name.
+  `TextCorpus.split` unknown name; `generate_listops` with no examples and
+  with `max_length` < `min_length`; `classification_datasets` `batch_size`
+  0; an LRA task's unknown split; `load_imdb` and `load_cifar10` without
+  their data; `load_wav_folder` on a folder with no WAV and with
+  `sample_rate` 0; `read_wav` on a file that is not WAV. (Corrupt and empty
+  WAV files inside a folder are skipped with a counted warning:
+  `tests/data/test_audio.py`.)
 - Training (11): `TrainConfig` unknown variant, argument the variant's
   mixer does not take, `steps` 0, `steps` not a multiple of `eval_every`,
   negative `learning_rate`, unknown `mixed_precision`; `parse_variant`
@@ -58,6 +65,7 @@ import pytest
 import tensorflow as tf
 
 from keras_wavegpt import data, generate
+from keras_wavegpt.data import audio, lra
 from keras_wavegpt import layers as L
 from keras_wavegpt import models as M
 from keras_wavegpt import training as T
@@ -76,6 +84,10 @@ def _topics():
     return data.load_pydoc_topics()
 
 
+def _listops():
+    return lra.generate_listops(20, min_length=3, max_length=16, max_depth=3)
+
+
 def _zip(tmp_path, member, payload):
     path = tmp_path / "text8.zip"
     with zipfile.ZipFile(path, "w") as z:
@@ -85,7 +97,7 @@ def _zip(tmp_path, member, payload):
 
 def _file(tmp_path, name, payload):
     (tmp_path / name).write_bytes(payload)
-    return tmp_path
+    return tmp_path / name
 
 
 CASES = {
@@ -123,6 +135,7 @@ CASES = {
     "gpt too long": (lambda p: _gpt()(np.zeros((1, 17), "int32")), ValueError, "context_length 16"),
     "gpt rank 3": (lambda p: _gpt()(np.zeros((1, 8, 2), "int32")), ValueError, "shape"),
     "gpt_preset": (lambda p: M.gpt_preset("huge"), ValueError, "preset"),
+    "classifier num_classes": (lambda p: M.build_sequence_classifier(16, 8, 1), ValueError, "num_classes"),
     "generate max_length": (lambda p: generate(_gpt(), np.zeros(5, "int32"), 3), ValueError, "max_length"),
     "generate sampler": (lambda p: generate(_gpt(), np.zeros(5, "int32"), 8, sampler="beam"), ValueError, "sampler"),
     "generate empty prompt": (lambda p: generate(_gpt(), np.zeros(0, "int32"), 8), ValueError, "prompt"),
@@ -132,9 +145,9 @@ CASES = {
     "load_corpus unknown": (lambda p: data.load_corpus("wiki"), ValueError, "dataset"),
     "load_corpus missing file": (lambda p: data.load_corpus("file", text_file=str(p / "no.txt")), FileNotFoundError, "no.txt"),
     "load_corpus no text_file": (lambda p: data.load_corpus("file"), ValueError, "text_file"),
-    "text8 corrupt zip": (lambda p: data.load_text8(_file(p, "text8.zip", b"PK\x03\x04cut")), ValueError, "not a readable zip"),
+    "text8 corrupt zip": (lambda p: data.load_text8(_file(p, "text8.zip", b"PK\x03\x04cut").parent), ValueError, "not a readable zip"),
     "text8 zip without member": (lambda p: data.load_text8(_zip(p, "enwik8", b"x")), ValueError, "no member 'text8'"),
-    "text8 not text8": (lambda p: data.load_text8(_file(p, "text8", b"Hello World")), ValueError, "is not text8"),
+    "text8 not text8": (lambda p: data.load_text8(_file(p, "text8", b"Hello World").parent), ValueError, "is not text8"),
     "text files none": (lambda p: data.load_text_files(str(p)), FileNotFoundError, "No .txt"),
     "train split too short": (lambda p: data.train_dataset(np.zeros(10, "uint8"), 16, 4), ValueError, "seq_len"),
     "train batch_size 0": (lambda p: data.train_dataset(np.zeros(100, "uint8"), 16, 0), ValueError, "batch_size"),
@@ -142,6 +155,15 @@ CASES = {
     "eval empty split": (lambda p: data.eval_dataset(np.zeros(0, "uint8"), 16, 4), ValueError, "0 symbols"),
     "eval max_windows 0": (lambda p: data.eval_dataset(np.zeros(100, "uint8"), 16, 2, max_windows=0), ValueError, "max_windows"),
     "split unknown": (lambda p: _topics().split("dev"), ValueError, "split"),
+    "listops num_examples 0": (lambda p: lra.generate_listops(0), ValueError, "num_examples"),
+    "listops lengths": (lambda p: lra.generate_listops(2, min_length=9, max_length=4), ValueError, "max_length"),
+    "lra batch_size 0": (lambda p: lra.classification_datasets(_listops(), 0), ValueError, "batch_size"),
+    "lra split unknown": (lambda p: _listops().split("dev"), ValueError, "split"),
+    "lra imdb missing": (lambda p: lra.load_imdb(str(p)), FileNotFoundError, "aclImdb"),
+    "lra cifar10 missing": (lambda p: lra.load_cifar10(str(p)), FileNotFoundError, "tfds build"),
+    "wav folder empty": (lambda p: audio.load_wav_folder(str(p)), FileNotFoundError, "No .wav"),
+    "wav sample_rate 0": (lambda p: audio.load_wav_folder(str(p), sample_rate=0), ValueError, "sample_rate"),
+    "wav not a wav": (lambda p: audio.read_wav(_file(p, "x.wav", b"RIFFjunk")), ValueError, "not a readable PCM WAV"),
     # Training
     "config variant": (lambda p: T.TrainConfig(variants=("wave",)).validate(), ValueError, "wave"),
     "config variant argument": (lambda p: T.TrainConfig(variants=("h=haar:foo=1",)).validate(), ValueError, "foo"),

@@ -1,7 +1,7 @@
 """A `.keras` file saved under one backend loads under the others with the same outputs.
 
-The other two backends each build every model kind in a subprocess (every
-mixer, learnable and adaptive ones included; weights moved off their
+The other two backends each build every model kind in a subprocess (the GPT
+with every mixer, learnable and adaptive ones included, and the LRA classifier; weights moved off their
 initial values), save it and its outputs on fixed tokens; this backend loads
 each file and must reproduce the outputs within 1e-5 (float32).
 """
@@ -29,17 +29,21 @@ MODELS = {
     "filterbank": dict(num_filters=6, kernel_sizes=(2, 4), adaptive=True, adaptive_dim=8,
                        adaptive_heads=2),
     "multirate": dict(adaptive=True, downsample=3),
+    "classifier": dict(schedule="linear"),  # the LRA classifier with the haar mixer
 }
 
 SAVE = """
 import json, sys
 import keras, numpy as np
-from keras_wavegpt.models import build_gpt
+from keras_wavegpt.models import build_gpt, build_sequence_classifier
 out, models, arch = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 tokens = np.random.default_rng(0).integers(0, 27, size=(2, 16)).astype("int32")
 for mixer, kwargs in models.items():
     keras.utils.set_random_seed(1)
-    model = build_gpt(27, mixer=mixer, **arch, **kwargs)
+    if mixer == "classifier":
+        model = build_sequence_classifier(27, num_classes=5, mixer="haar", **arch, **kwargs)
+    else:
+        model = build_gpt(27, mixer=mixer, **arch, **kwargs)
     rng = np.random.default_rng(2)
     for w in model.weights:  # off init (learned kernels, filterbank synthesis, logits)
         w.assign(w + 0.2 * rng.normal(size=w.shape).astype(w.dtype))
