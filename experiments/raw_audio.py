@@ -12,18 +12,17 @@ random windows of the resulting stream, each variant on the same batches.
 
 from absl import app, flags
 
-from keras_wavegpt import data
 from keras_wavegpt.data.audio import ASTERISK_SOUNDS, load_wav_folder
-from keras_wavegpt.models import PRESETS, build_gpt, gpt_preset
-from keras_wavegpt.training.flags import define_training_flags, train_config_from_flags
-from keras_wavegpt.training.runner import format_table, run_comparison
+from keras_wavegpt.training.flags import (
+    define_language_model_flags,
+    define_training_flags,
+    train_config_from_flags,
+)
+from keras_wavegpt.training.runner import compare_language_models, format_table
 
 flags.DEFINE_string("wav_dir", ASTERISK_SOUNDS, "Folder of WAV files (searched recursively).")
 flags.DEFINE_integer("sample_rate", 16000, "Resample every file to this rate (Hz).")
-flags.DEFINE_enum("preset", "small", list(PRESETS), "Model size.")
-flags.DEFINE_integer("seq_len", None, "Training window (default: the preset's context).")
-flags.DEFINE_integer("val_windows", 256, "Validation windows (fixed, contiguous).")
-flags.DEFINE_float("dropout", 0.0, "Dropout inside the decoder blocks.")
+define_language_model_flags()
 define_training_flags(default_out_dir="runs/raw_audio", default_variants="none,haar")
 FLAGS = flags.FLAGS
 
@@ -31,32 +30,14 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     config = train_config_from_flags(FLAGS)
-    arch = gpt_preset(FLAGS.preset)
-    seq_len = FLAGS.seq_len or arch["context_length"]
-    if seq_len > arch["context_length"]:
-        raise flags.ValidationError(
-            f"--seq_len={seq_len} exceeds the {FLAGS.preset} preset's context length "
-            f"{arch['context_length']}"
-        )
     corpus = load_wav_folder(FLAGS.wav_dir, FLAGS.sample_rate)
-    train_ids, val_ids = corpus.split("train"), corpus.split("validation")
-    print(f"{corpus.name}: {len(train_ids) / FLAGS.sample_rate / 60:.1f} min train / "
-          f"{len(val_ids) / FLAGS.sample_rate / 60:.1f} min validation at "
-          f"{FLAGS.sample_rate} Hz, 256 mu-law levels")
-
-    def make_data(seed):
-        return (
-            data.train_dataset(train_ids, seq_len, config.batch_size, seed=seed),
-            data.eval_dataset(val_ids, seq_len, config.batch_size, FLAGS.val_windows),
-        )
-
-    def build_model(mixer, mixer_kwargs):
-        return build_gpt(256, mixer=mixer, dropout=FLAGS.dropout, **arch, **mixer_kwargs)
-
-    summary = run_comparison(
-        build_model, make_data, config,
-        metadata=dict(dataset=corpus.name, preset=FLAGS.preset, seq_len=seq_len,
-                      sample_rate=FLAGS.sample_rate),
+    minutes = {name: len(corpus.split(name)) / FLAGS.sample_rate / 60
+               for name in ("train", "validation")}
+    print(f"{corpus.name}: {minutes['train']:.1f} min train / {minutes['validation']:.1f} min "
+          f"validation at {FLAGS.sample_rate} Hz, 256 mu-law levels")
+    summary = compare_language_models(
+        corpus, config, FLAGS.preset, seq_len=FLAGS.seq_len, val_windows=FLAGS.val_windows,
+        dropout=FLAGS.dropout, metadata=dict(sample_rate=FLAGS.sample_rate),
     )
     print(format_table(summary["variants"]))
 

@@ -16,22 +16,23 @@ import os
 from absl import app, flags
 
 from keras_wavegpt import data
-from keras_wavegpt.models import PRESETS, SAMPLERS, build_gpt, generate, gpt_preset
-from keras_wavegpt.training.flags import define_training_flags, train_config_from_flags
-from keras_wavegpt.training.runner import format_table, run_comparison
+from keras_wavegpt.models import SAMPLERS, generate
+from keras_wavegpt.training.flags import (
+    define_language_model_flags,
+    define_training_flags,
+    train_config_from_flags,
+)
+from keras_wavegpt.training.runner import compare_language_models, format_table
 
 flags.DEFINE_enum("dataset", "pydocs", data.DATASETS, "Corpus to train on.")
 flags.DEFINE_string("text_file", None, "Text/HTML file or folder (--dataset=file).")
 flags.DEFINE_string("text_dir", None, "Folder of text/HTML files (--dataset=file).")
 flags.DEFINE_string("data_dir", None, "Folder holding text8/enwik8 (or the pydocs HTML).")
-flags.DEFINE_enum("preset", "small", list(PRESETS), "Model size.")
-flags.DEFINE_integer("seq_len", None, "Training window (default: the preset's context).")
-flags.DEFINE_integer("val_windows", 256, "Validation windows (fixed, contiguous).")
-flags.DEFINE_float("dropout", 0.0, "Dropout inside the decoder blocks.")
 flags.DEFINE_bool("sample", False, "After training, print a sample from each variant.")
 flags.DEFINE_integer("sample_length", 200, "Characters each sample adds to the prompt.")
 flags.DEFINE_integer("prompt_length", 64, "Prompt: this many validation characters.")
 flags.DEFINE_enum("sampler", "top_k", list(SAMPLERS), "keras_hub sampler for --sample.")
+define_language_model_flags()
 define_training_flags(default_out_dir="runs/text8", default_variants="none,haar")
 FLAGS = flags.FLAGS
 
@@ -39,15 +40,8 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     config = train_config_from_flags(FLAGS)
-    arch = gpt_preset(FLAGS.preset)
-    seq_len = FLAGS.seq_len or arch["context_length"]
     if FLAGS.prompt_length < 1 or FLAGS.sample_length < 1:
         raise flags.ValidationError("--prompt_length and --sample_length must be >= 1")
-    if seq_len > arch["context_length"]:
-        raise flags.ValidationError(
-            f"--seq_len={seq_len} exceeds the {FLAGS.preset} preset's context "
-            f"length {arch['context_length']}"
-        )
     if FLAGS.text_file and FLAGS.text_dir:
         raise flags.ValidationError("Give --text_file or --text_dir, not both")
     corpus = data.load_corpus(
@@ -56,20 +50,9 @@ def main(argv):
     train_ids, val_ids = corpus.split("train"), corpus.split("validation")
     print(f"{corpus.name}: {len(train_ids):,} train / {len(val_ids):,} validation "
           f"symbols, vocabulary {corpus.vocab_size}")
-
-    def make_data(seed):
-        return (
-            data.train_dataset(train_ids, seq_len, config.batch_size, seed=seed),
-            data.eval_dataset(val_ids, seq_len, config.batch_size, FLAGS.val_windows),
-        )
-
-    def build_model(mixer, mixer_kwargs):
-        return build_gpt(corpus.vocab_size, mixer=mixer, dropout=FLAGS.dropout,
-                         **arch, **mixer_kwargs)
-
-    summary = run_comparison(
-        build_model, make_data, config,
-        metadata=dict(dataset=corpus.name, preset=FLAGS.preset, seq_len=seq_len),
+    summary = compare_language_models(
+        corpus, config, FLAGS.preset, seq_len=FLAGS.seq_len, val_windows=FLAGS.val_windows,
+        dropout=FLAGS.dropout,
     )
     print(format_table(summary["variants"]))
     if FLAGS.sample:

@@ -1,6 +1,6 @@
 """Wrong input to every public entry point fails at once, naming the argument.
 
-`CASES` (70 cases, each raising the listed error whose message names what is
+`CASES` (71 cases, each raising the listed error whose message names what is
 wrong), by entry point:
 
 - Layers (22): `CausalWavelet` rank-2 input, integer input, `max_kernel`
@@ -31,12 +31,13 @@ wrong), by entry point:
   `sample_rate` 0; `read_wav` on a file that is not WAV. (Corrupt and empty
   WAV files inside a folder are skipped with a counted warning:
   `tests/data/test_audio.py`.)
-- Training (11): `TrainConfig` unknown variant, argument the variant's
+- Training (12): `TrainConfig` unknown variant, argument the variant's
   mixer does not take, `steps` 0, `steps` not a multiple of `eval_every`,
   negative `learning_rate`, unknown `mixed_precision`; `parse_variant`
   without a label; `parse_kwargs` without `=`; `MetaOptimizer` unknown
   `meta_objective`, `meta_update_every` 0; `TrainingBackup` checkpoint
-  path not ending in `.keras`.
+  path not ending in `.keras`; `compare_language_models` with a `seq_len`
+  past the preset's context.
 
 Beyond the table (4 tests): NaN/inf in the data stops training through
 `TerminateOnNaN` with a message and keeps the last good checkpoint; training
@@ -44,9 +45,9 @@ data that is not an endless `tf.data.Dataset` is refused (Keras would restart
 a finite one silently); a NaN or inf in a mixer's
 input never reaches earlier outputs (except through `learnable`'s opt-in
 `fft=True` path, as its docstring says); `TrainingBackup.restore` into an
-uncompiled model. Script flags (`experiments/text8.py` unknown variant,
-missing file, `--seq_len` past the context) are checked in
-`tests/experiments/test_text8_script.py`.
+uncompiled model. Script flags (`experiments/text8.py` unknown variant, missing
+file; `experiments/lra.py` a source of another task) are checked in
+`tests/experiments/`.
 
 Not errors, by design: float token ids given to a GPT are cast to int32 by
 Keras' functional model, as for any `keras.Input(dtype="int32")`; a
@@ -175,6 +176,7 @@ CASES = {
     "parse_kwargs": (lambda p: T.parse_kwargs("fraction"), ValueError, "key=value"),
     "meta_objective": (lambda p: T.MetaOptimizer(keras.optimizers.Adam(), meta_objective="x"), ValueError, "meta_objective"),
     "meta_update_every": (lambda p: T.MetaOptimizer(keras.optimizers.Adam(), meta_update_every=0), ValueError, "meta_update_every"),
+    "seq_len past the context": (lambda p: T.compare_language_models(_topics(), T.TrainConfig(), "tiny", seq_len=64), ValueError, "seq_len"),
     "backup checkpoint_path": (lambda p: T.TrainingBackup(p, checkpoint_path=p / "m.h5"), ValueError, "checkpoint_path"),
 }
 

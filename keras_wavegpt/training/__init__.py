@@ -16,6 +16,7 @@ from keras_wavegpt.training.metrics import (
 )
 from keras_wavegpt.training.runner import (
     TrainConfig,
+    compare_language_models,
     format_table,
     parse_kwargs,
     parse_variant,

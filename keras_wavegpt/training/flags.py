@@ -50,6 +50,16 @@ def define_training_flags(default_out_dir, default_variants="none,haar"):
                       "model.fit verbosity (1: progress bar).")
 
 
+def define_language_model_flags():
+    """Flags of a GPT trained on a token stream (`compare_language_models`)."""
+    from keras_wavegpt.models import PRESETS
+
+    flags.DEFINE_enum("preset", "small", list(PRESETS), "Model size.")
+    flags.DEFINE_integer("seq_len", None, "Training window (default: the preset's context).")
+    flags.DEFINE_integer("val_windows", 256, "Validation windows (fixed, contiguous).")
+    flags.DEFINE_float("dropout", 0.0, "Dropout inside the decoder blocks.")
+
+
 def train_config_from_flags(values):
     """A `TrainConfig` from parsed flag values (`absl.flags.FLAGS`)."""
     jit = {"auto": "auto", "true": True, "false": False}[values.jit_compile]

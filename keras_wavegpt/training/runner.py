@@ -402,6 +402,45 @@ def run_comparison(build_model, make_data, config, metadata=None, metric_names=(
     return summary
 
 
+def compare_language_models(corpus, config, preset, seq_len=None, val_windows=256,
+                            dropout=0.0, metadata=None):
+    """`run_comparison` for GPTs on a token stream (text, bytes, mu-law audio).
+
+    Args:
+        corpus: a `keras_wavegpt.data.TextCorpus` (its train and validation
+            splits and vocabulary).
+        config: the `TrainConfig`.
+        preset: GPT preset name (`keras_wavegpt.models.PRESETS`).
+        seq_len: training window; defaults to the preset's context length.
+        val_windows: fixed validation windows (`eval_dataset`'s `max_windows`).
+        dropout: dropout inside the decoder blocks.
+        metadata: more settings to record in the summary's `config`.
+    """
+    from keras_wavegpt import data
+    from keras_wavegpt.models import build_gpt, gpt_preset
+
+    arch = gpt_preset(preset)
+    seq_len = seq_len or arch["context_length"]
+    if seq_len > arch["context_length"]:
+        raise ValueError(
+            f"`seq_len`={seq_len} exceeds the {preset} preset's context length "
+            f"{arch['context_length']}"
+        )
+    train_ids, val_ids = corpus.split("train"), corpus.split("validation")
+
+    def make_data(seed):
+        return (
+            data.train_dataset(train_ids, seq_len, config.batch_size, seed=seed),
+            data.eval_dataset(val_ids, seq_len, config.batch_size, val_windows),
+        )
+
+    def build_model(mixer, mixer_kwargs):
+        return build_gpt(corpus.vocab_size, mixer=mixer, dropout=dropout, **arch, **mixer_kwargs)
+
+    settings = dict(dataset=corpus.name, preset=preset, seq_len=seq_len, **(metadata or {}))
+    return run_comparison(build_model, make_data, config, metadata=settings)
+
+
 def summarize(runs, config, metric_names=()):
     """Per-variant numbers of SPEC §6 from the per-seed run records (and the
     final validation value of each of `metric_names`)."""
