@@ -176,8 +176,9 @@ def measure_distributed():
         steps[f"{label}@1"] = _train_step(mixer, kwargs, arch, tokens)
         with data_parallel(FLAGS.batch_size) as replicas:
             step = _train_step(mixer, kwargs, arch, tokens)
-        if keras.backend.backend() == "jax":  # batches are split where it is set
-            step = _within(lambda: data_parallel(FLAGS.batch_size), step)
+            distribution = keras.distribution.distribution()  # JAX's; None on TensorFlow
+        if distribution is not None:  # JAX splits batches where the distribution is set
+            step = _within(distribution.scope, step)
         steps[f"{label}@{replicas}"] = step
         one, two = (float(steps[f"{label}@{n}"]()) for n in (1, replicas))
         first_loss[label] = abs(one - two)

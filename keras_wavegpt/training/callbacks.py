@@ -58,8 +58,9 @@ class TrainingBackup(keras.callbacks.Callback):
     (`.keras`) is written the same way for users to load.
 
     An epoch whose logs hold a NaN or infinite value (`TerminateOnNaN` stops
-    such runs), or that stopped before its last step, is not saved: the last good backup and checkpoint stay, and `problem` says
-    what happened.
+    such runs), or that stopped before its last step, is not saved: the last
+    good backup and checkpoint stay, `problem` says what happened and
+    `non_finite` whether a value was NaN or infinite.
 
     Keras' `BackupAndRestore` restores the weights and optimizer too, but
     writes the weights and the epoch number in two steps in place (a kill
@@ -93,6 +94,7 @@ class TrainingBackup(keras.callbacks.Callback):
         self.epoch = 0
         self.history = []
         self.problem = None
+        self.non_finite = False
         self._batches = 0
 
     @property
@@ -135,12 +137,14 @@ class TrainingBackup(keras.callbacks.Callback):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         bad = sorted(k for k, v in logs.items() if not math.isfinite(v))
         steps = self.params.get("steps") if self.params else None
+        problem = None
         if bad:
-            self.problem = f"epoch {epoch + 1} has non-finite {bad}"
+            problem = f"epoch {epoch + 1} has non-finite {bad}"
         elif steps and self._batches < steps:
-            self.problem = f"epoch {epoch + 1} stopped after {self._batches} of {steps} steps"
-        if self.problem:
-            print(f"\nTrainingBackup: {self.problem}; kept the backup of epoch "
+            problem = f"epoch {epoch + 1} stopped after {self._batches} of {steps} steps"
+        if problem:
+            self.problem, self.non_finite = problem, bool(bad)
+            print(f"\nTrainingBackup: {problem}; kept the backup of epoch "
                   f"{self.epoch} and its checkpoint.")
             return
         self.epoch = epoch + 1

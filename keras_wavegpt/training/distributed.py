@@ -61,8 +61,8 @@ def data_parallel(batch_size):
     Raises `ValueError` on PyTorch, with fewer than two devices, or when the
     global `batch_size` does not split evenly.
     """
-    backend = keras.backend.backend()
-    if backend == "jax":
+    check_data_parallel_backend()
+    if keras.backend.backend() == "jax":
         devices = keras.distribution.list_devices()
         _check_split(len(devices), batch_size)
         previous = keras.distribution.distribution()
@@ -71,7 +71,7 @@ def data_parallel(batch_size):
             yield len(devices)
         finally:
             keras.distribution.set_distribution(previous)
-    elif backend == "tensorflow":
+    else:  # TensorFlow
         import tensorflow as tf
 
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
@@ -79,8 +79,6 @@ def data_parallel(batch_size):
         strategy = tf.distribute.MirroredStrategy([d.name for d in devices])
         with strategy.scope():
             yield strategy.num_replicas_in_sync
-    else:
-        check_data_parallel_backend()
 
 
 def check_data_parallel_backend():

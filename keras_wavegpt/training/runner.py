@@ -304,7 +304,7 @@ def _fit(build_model, train_ds, val_ds, config, run_dir, metric_names):
     final = curve[-1][1] if len(curve) == config.steps // config.eval_every else None
     if final is None or not math.isfinite(final):
         problem = backup.problem or "no finite validation loss"
-        error = FloatingPointError if "non-finite" in problem else RuntimeError
+        error = FloatingPointError if backup.non_finite else RuntimeError
         saved = (
             f"The last good checkpoint ({len(curve)} of {config.steps // config.eval_every}"
             f" epochs) is {backup.checkpoint_path}" if curve else "No epoch finished"
