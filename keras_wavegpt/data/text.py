@@ -1,6 +1,6 @@
 """Character and byte text corpora and their `tf.data` pipelines (SPEC §5).
 
-Corpora are integer arrays (`numpy.uint8`) split deterministically into
+Corpora are integer arrays (`numpy.uint8` here) split deterministically into
 90% / 5% / 5% train / validation / test (text8 and enwik8: exactly
 90M / 5M / 5M of their 100M symbols).
 
@@ -44,11 +44,17 @@ _NOT_LETTERS = re.compile(r"[^a-z]+")
 
 @dataclass
 class TextCorpus:
-    """A tokenised corpus: `ids` (uint8) over a vocabulary of `vocab_size`."""
+    """A tokenised corpus: `ids` (uint8; int16/int32 for vocabularies over
+    256) over a vocabulary of `vocab_size`.
+
+    `bounds` maps each split to its `(start, end)` in `ids` for corpora that
+    come split (WikiText-103); without it the splits are `SPLIT_FRACTIONS`.
+    """
 
     name: str
     ids: np.ndarray
     vocab_size: int
+    bounds: dict = None
 
     def split(self, name):
         """The deterministic `"train"`, `"validation"` or `"test"` slice."""
@@ -56,6 +62,9 @@ class TextCorpus:
             raise ValueError(
                 f"Unknown split {name!r}; accepted values: {tuple(SPLIT_FRACTIONS)}"
             )
+        if self.bounds is not None:
+            lo, hi = self.bounds[name]
+            return self.ids[lo:hi]
         lo, hi = SPLIT_FRACTIONS[name]
         n = len(self.ids)
         return self.ids[int(round(lo * n)) : int(round(hi * n))]
@@ -171,15 +180,8 @@ def load_text_files(path, name=None):
     return _corpus_from_files(files, name or os.path.basename(os.path.normpath(path)))
 
 
-def load_pydocs(path=PYDOCS_DIR, cache_dir=None):
-    """Python's HTML documentation as a text8-alphabet corpus (~10.3M chars).
-
-    Installed by Debian's `python3.11-doc` package. Every `.html` page, sorted
-    by path, except the generated index pages (`genindex*`, `py-modindex`,
-    `search`) and the reST copies under `_sources/`. The normalised ids are
-    cached as `.npy` under `cache_dir` (default `~/.keras/datasets`), keyed by
-    the pages' names, sizes and modification times.
-    """
+def pydocs_pages(path=PYDOCS_DIR):
+    """The documentation pages of the pydocs corpus, sorted by path."""
     if not os.path.isdir(path):
         raise FileNotFoundError(
             f"The pydocs corpus needs Python's HTML docs at {path!r}; install "
@@ -189,6 +191,19 @@ def load_pydocs(path=PYDOCS_DIR, cache_dir=None):
     files = [f for f in _files_under(path, (".html",)) if not index_pages.search(f)]
     if not files:
         raise FileNotFoundError(f"No documentation pages (.html) under {path!r}")
+    return files
+
+
+def load_pydocs(path=PYDOCS_DIR, cache_dir=None):
+    """Python's HTML documentation as a text8-alphabet corpus (~10.3M chars).
+
+    Installed by Debian's `python3.11-doc` package. Every `.html` page, sorted
+    by path, except the generated index pages (`genindex*`, `py-modindex`,
+    `search`) and the reST copies under `_sources/`. The normalised ids are
+    cached as `.npy` under `cache_dir` (default `~/.keras/datasets`), keyed by
+    the pages' names, sizes and modification times.
+    """
+    files = pydocs_pages(path)
     stamp = hashlib.sha1()
     for f in files:
         st = os.stat(f)
