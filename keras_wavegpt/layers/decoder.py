@@ -16,7 +16,7 @@ class DSPDecoderBlock(keras.layers.Layer):
     """Causal self-attention and MLP blocks with DSP layers in between.
 
         x = pre_attention(x)                                  # slot 1
-        x = x + Dropout(MHA(LN(x), causal))
+        x = x + Dropout(MHA(LN(x)))         # causal unless causal=False
         x = post_attention(x)                                 # slot 2
         x = x + Dropout(W2 gelu(W1 LN(x)))
         x = post_mlp(x)                                       # slot 3
@@ -33,6 +33,8 @@ class DSPDecoderBlock(keras.layers.Layer):
             attention weights).
         activation: the MLP's activation.
         layer_norm_epsilon: epsilon of both LayerNorms.
+        causal: mask attention to earlier positions; `False` makes this an
+            encoder block (the keras_hub `TransformerEncoder` equivalent).
         pre_attention: slot 1 (the multirate decomposition).
         post_attention: slot 2 (LFO routing).
         post_mlp: slot 3 (the channel bottleneck).
@@ -58,6 +60,7 @@ class DSPDecoderBlock(keras.layers.Layer):
         dropout=0.0,
         activation="gelu",
         layer_norm_epsilon=1e-5,
+        causal=True,
         pre_attention=None,
         post_attention=None,
         post_mlp=None,
@@ -72,6 +75,7 @@ class DSPDecoderBlock(keras.layers.Layer):
         self.dropout = float(dropout)
         self.activation = keras.activations.get(activation)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self.causal = bool(causal)
         self.pre_attention = _slot(pre_attention)
         self.post_attention = _slot(post_attention)
         self.post_mlp = _slot(post_mlp)
@@ -125,7 +129,7 @@ class DSPDecoderBlock(keras.layers.Layer):
         if self.pre_attention is not None:
             x = self.pre_attention(x)
         h = self.self_attention_layer_norm(x)
-        h = self.self_attention(h, h, use_causal_mask=True, training=training)
+        h = self.self_attention(h, h, use_causal_mask=self.causal, training=training)
         x = x + self.self_attention_dropout(h, training=training)
         if self.post_attention is not None:
             x = self.post_attention(x)
@@ -147,6 +151,7 @@ class DSPDecoderBlock(keras.layers.Layer):
             dropout=self.dropout,
             activation=keras.activations.serialize(self.activation),
             layer_norm_epsilon=self.layer_norm_epsilon,
+            causal=self.causal,
         )
         for slot in ("pre_attention", "post_attention", "post_mlp"):
             layer = getattr(self, slot)

@@ -1,5 +1,6 @@
 """Models built with the Keras functional API."""
 
+from keras_wavegpt.models.audio import build_audio_transformer
 from keras_wavegpt.models.classifier import build_sequence_classifier
-from keras_wavegpt.models.gpt import PRESETS, build_gpt, decoder_stack, gpt_preset
+from keras_wavegpt.models.gpt import PRESETS, block_stack, build_gpt, decoder_stack, gpt_preset
 from keras_wavegpt.models.generation import SAMPLERS, generate

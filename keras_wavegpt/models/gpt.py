@@ -105,23 +105,10 @@ def decoder_stack(
     dropout=0.0,
     **mixer_kwargs,
 ):
-    """The trunk every model here shares: embedding, `num_layers` pre-LN
-    decoder blocks with the mixer in the gaps (or in the blocks), final
-    LayerNorm. Symbolic `tokens (B, T)` -> `(B, T, model_dim)`; arguments
-    as `build_gpt`'s, checked here."""
-    for arg, value in dict(
-        vocab_size=vocab_size, context_length=context_length, num_layers=num_layers,
-        model_dim=model_dim, num_heads=num_heads, ff_dim=ff_dim, head_dim=head_dim,
-    ).items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{arg}` must be a positive integer, got {value!r}")
-    if model_dim % num_heads:
-        raise ValueError(
-            f"`num_heads`={num_heads} must divide `model_dim`={model_dim}"
-        )
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
-
+    """The trunk of the token models: embedding, then `block_stack`.
+    Symbolic `tokens (B, T)` -> `(B, T, model_dim)`; arguments as
+    `build_gpt`'s, checked here."""
+    _check_positive(vocab_size=vocab_size, model_dim=model_dim, head_dim=head_dim)
     x = GPTEmbedding(
         vocab_size,
         context_length,
@@ -129,19 +116,42 @@ def decoder_stack(
         embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
         name="embedding",
     )(tokens)  # (B, T, E)
+    return block_stack(x, context_length, num_layers, num_heads, ff_dim, mixer=mixer,
+                       dropout=dropout, **mixer_kwargs)
+
+
+def block_stack(x, context_length, num_layers, num_heads, ff_dim, mixer="none",
+                dropout=0.0, causal=True, **mixer_kwargs):
+    """`num_layers` pre-LN Transformer blocks with the mixer in the gaps (or
+    in the blocks), then a final LayerNorm: `(B, T, E)` -> `(B, T, E)`.
+
+    `causal=False` makes the attention bidirectional (an encoder, as the
+    Audio Transformer's); the mixers stay causal filters either way.
+    """
+    _check_positive(context_length=context_length, num_layers=num_layers,
+                    num_heads=num_heads, ff_dim=ff_dim)
+    model_dim = x.shape[-1]
+    if model_dim % num_heads:
+        raise ValueError(
+            f"`num_heads`={num_heads} must divide `model_dim`={model_dim}"
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
     in_blocks = mixer_placement(mixer) == "block"
     for i in range(num_layers):
         if in_blocks:
             slots = get_mixer(mixer, context_length=context_length, **mixer_kwargs)
             block = DSPDecoderBlock(
-                num_heads, ff_dim, dropout=dropout, name=f"block_{i}", **slots
+                num_heads, ff_dim, dropout=dropout, causal=causal, name=f"block_{i}", **slots
             )
         else:
             if i > 0:
                 x = get_mixer(
                     mixer, context_length=context_length, name=f"mixer_{i}", **mixer_kwargs
                 )(x)  # (B, T, E)
-            block = keras_hub.layers.TransformerDecoder(
+            block_class = (keras_hub.layers.TransformerDecoder if causal
+                           else keras_hub.layers.TransformerEncoder)
+            block = block_class(
                 intermediate_dim=ff_dim,
                 num_heads=num_heads,
                 dropout=dropout,
@@ -152,3 +162,9 @@ def decoder_stack(
         x = block(x)  # (B, T, E)
     x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
     return x
+
+
+def _check_positive(**values):
+    for arg, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{arg}` must be a positive integer, got {value!r}")

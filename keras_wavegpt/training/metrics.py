@@ -2,6 +2,7 @@
 
 import math
 
+import keras
 import numpy as np
 
 
@@ -80,3 +81,33 @@ def sinusoid_fit(filters, num_frequencies=512):
         explained = ((basis @ coef) ** 2).sum(axis=0)
         best = np.maximum(best, explained / np.maximum(total, 1e-30))
     return np.minimum(best, 1.0)
+
+
+# --- multi-label tagging (FSD-50K style) ---------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="keras_wavegpt")
+def multilabel_top_k_hit(y_true, y_pred, k=5):
+    """Per example, 1.0 where one of the `k` highest-scoring classes of
+    `y_pred` (B, C) is a true label of the multi-hot `y_true` (B, C)."""
+    _, top = keras.ops.top_k(y_pred, k)  # (B, k)
+    hits = keras.ops.take_along_axis(keras.ops.cast(y_true, "float32"), top, axis=-1)
+    return keras.ops.cast(keras.ops.max(hits, axis=-1) > 0, "float32")  # (B,)
+
+
+TAGGING_METRICS = ("top1", "top5", "mAP")
+
+
+def tagging_task(num_classes, num_thresholds=500):
+    """`(loss, metrics)` of multi-label tagging on logits: binary
+    cross-entropy, top-1 and top-5 hit rate, and mAP as Keras' area under the
+    precision-recall curve averaged over classes (`num_thresholds`
+    interpolation points; a class with no positive example scores 0)."""
+    k = min(5, num_classes)
+    return keras.losses.BinaryCrossentropy(from_logits=True), [
+        keras.metrics.MeanMetricWrapper(multilabel_top_k_hit, name="top1", k=1),
+        keras.metrics.MeanMetricWrapper(multilabel_top_k_hit, name="top5", k=k),
+        keras.metrics.AUC(num_thresholds=num_thresholds, curve="PR", multi_label=True,
+                          from_logits=True, name="mAP"),
+    ]
+

@@ -217,7 +217,8 @@ def _learning_rate(config):
     return config.learning_rate
 
 
-def train_variant(build_model, train_ds, val_ds, config, run_dir, seed, metric_names=()):
+def train_variant(build_model, train_ds, val_ds, config, run_dir, seed, metric_names=(),
+                  compile_task=None):
     """Train one model with `model.fit`; returns its per-run record.
 
     Args:
@@ -229,6 +230,10 @@ def train_variant(build_model, train_ds, val_ds, config, run_dir, seed, metric_n
         seed: seeds weights (and dropout) through `keras.utils.set_random_seed`.
         metric_names: Keras metrics to compile with (e.g. `("accuracy",)`); each
             one's final validation value is recorded as `final_val_<name>`.
+        compile_task: `() -> (loss, metrics)` for tasks that are not one
+            class per example (multi-label tagging); its metrics' names must
+            be `metric_names`. Default: sparse categorical cross-entropy on
+            logits, with `metric_names` as the metrics.
     """
     keras.backend.clear_session()  # also resets the global dtype policy: set it after
     if config.mixed_precision:
@@ -236,12 +241,13 @@ def train_variant(build_model, train_ds, val_ds, config, run_dir, seed, metric_n
     keras.utils.set_random_seed(seed)
     devices = data_parallel(config.batch_size) if config.data_parallel else None
     with devices or contextlib.nullcontext(1) as replicas:
-        record = _fit(build_model, train_ds, val_ds, config, run_dir, metric_names)
+        record = _fit(build_model, train_ds, val_ds, config, run_dir, metric_names,
+                      compile_task)
     record["replicas"] = replicas
     return record
 
 
-def _fit(build_model, train_ds, val_ds, config, run_dir, metric_names):
+def _fit(build_model, train_ds, val_ds, config, run_dir, metric_names, compile_task):
     model = build_model()
     optimizer = meta_optimizer_for(
         model,
@@ -251,12 +257,13 @@ def _fit(build_model, train_ds, val_ds, config, run_dir, metric_names):
         meta_objective=config.meta_objective,
         ema_decay=config.meta_ema_decay,
     )
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=list(metric_names) or None,
-        jit_compile=config.jit_compile,
-    )
+    if compile_task is None:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        task_metrics = list(metric_names) or None
+    else:
+        loss, task_metrics = compile_task()
+    model.compile(optimizer=optimizer, loss=loss, metrics=task_metrics,
+                  jit_compile=config.jit_compile)
     os.makedirs(run_dir, exist_ok=True)
     timer = StepTimer()
     callbacks = [
@@ -352,7 +359,8 @@ def _truncate_csv(path, epochs):
         f.writelines(lines[: 1 + epochs] if epochs else [])
 
 
-def run_comparison(build_model, make_data, config, metadata=None, metric_names=()):
+def run_comparison(build_model, make_data, config, metadata=None, metric_names=(),
+                   compile_task=None):
     """Train every variant for every seed and summarise.
 
     Args:
@@ -363,6 +371,7 @@ def run_comparison(build_model, make_data, config, metadata=None, metric_names=(
             preset, sequence length, ...).
         metric_names: Keras metrics the task reports besides the loss
             (e.g. `("accuracy",)`); summarised as `final_val_<name>`.
+        compile_task: `() -> (loss, metrics)`, see `train_variant`.
 
     Returns:
         The summary dict, also written to `config.out_dir/summary.json`.
@@ -391,6 +400,7 @@ def run_comparison(build_model, make_data, config, metadata=None, metric_names=(
                     os.path.join(config.out_dir, f"seed_{seed}", label),
                     seed,
                     metric_names,
+                    compile_task,
                 )
                 record["seed"] = seed
                 runs[label].append(record)

@@ -267,6 +267,30 @@ def test_block_without_slots_is_keras_hubs_transformer_decoder():
     np.testing.assert_allclose(to_numpy(block(x)), to_numpy(reference(x)), atol=1e-5)
 
 
+def test_non_causal_block_is_keras_hubs_transformer_encoder():
+    import keras_hub
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(2, 9, 16)).astype("float32")
+    reference = keras_hub.layers.TransformerEncoder(
+        32, 4, normalize_first=True, activation="gelu", layer_norm_epsilon=1e-5)
+    reference.build((2, 9, 16))
+    block = DSPDecoderBlock(4, 32, causal=False)
+    block.build((2, 9, 16))
+    block.set_weights([(rng.normal(size=w.shape) * 0.3).astype("float32") for w in block.weights])
+    # Same weights under other names and in another order: match them by name.
+    ours = {w.path.split("/", 1)[1].replace("self_attention/", "self_attention_layer/"): w
+            for w in block.weights}
+    for w in reference.weights:
+        w.assign(ours[w.path.split("/", 1)[1]])
+    np.testing.assert_allclose(to_numpy(block(x)), to_numpy(reference(x)), atol=1e-5)
+    # Bidirectional: the first position sees the last one.
+    later = x.copy()
+    later[:, -1] = rng.normal(size=later[:, -1].shape)
+    assert not np.allclose(to_numpy(block(later))[:, 0], to_numpy(block(x))[:, 0])
+    assert DSPDecoderBlock.from_config(block.get_config()).causal is False
+
+
 @pytest.mark.parametrize("adaptive", [False, True])
 def test_save_load_round_trip(adaptive, tmp_path):
     rng = np.random.default_rng(11)

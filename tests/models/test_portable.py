@@ -1,8 +1,9 @@
 """A `.keras` file saved under one backend loads under the others with the same outputs.
 
 The other two backends each build every model kind in a subprocess (the GPT
-with every mixer, learnable and adaptive ones included, and the LRA classifier; weights moved off their
-initial values), save it and its outputs on fixed tokens; this backend loads
+with every mixer, learnable and adaptive ones included, the LRA classifier and
+the Audio Transformer; weights moved off their initial values), save it, its
+inputs and its outputs; this backend loads
 each file and must reproduce the outputs within 1e-5 (float32).
 """
 
@@ -30,26 +31,34 @@ MODELS = {
                        adaptive_heads=2),
     "multirate": dict(adaptive=True, downsample=3),
     "classifier": dict(schedule="linear"),  # the LRA classifier with the haar mixer
+    "audio": dict(max_kernel=8),  # the Audio Transformer with the learnable mixer
 }
+AUDIO = dict(sample_rate=1600, clip_seconds=0.5, num_filters=4, filter_length=20, patch=50,
+             model_dim=16, num_layers=3, num_heads=2, ff_dim=32, head_dim=32)
 
 SAVE = """
 import json, sys
 import keras, numpy as np
-from keras_wavegpt.models import build_gpt, build_sequence_classifier
-out, models, arch = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
-tokens = np.random.default_rng(0).integers(0, 27, size=(2, 16)).astype("int32")
+from keras_wavegpt.models import build_audio_transformer, build_gpt, build_sequence_classifier
+out, models, arch, audio = (sys.argv[1], *map(json.loads, sys.argv[2:]))
+rng = np.random.default_rng(0)
+tokens = rng.integers(0, 27, size=(2, 16)).astype("int32")
 for mixer, kwargs in models.items():
     keras.utils.set_random_seed(1)
+    inputs = tokens
     if mixer == "classifier":
         model = build_sequence_classifier(27, num_classes=5, mixer="haar", **arch, **kwargs)
+    elif mixer == "audio":
+        model = build_audio_transformer(5, mixer="learnable", **audio, **kwargs)
+        inputs = rng.uniform(-1, 1, size=(2, 800)).astype("float32")
     else:
         model = build_gpt(27, mixer=mixer, **arch, **kwargs)
     rng = np.random.default_rng(2)
     for w in model.weights:  # off init (learned kernels, filterbank synthesis, logits)
         w.assign(w + 0.2 * rng.normal(size=w.shape).astype(w.dtype))
     model.save(f"{out}/{mixer}.keras")
-    np.save(f"{out}/{mixer}.npy", keras.ops.convert_to_numpy(model(tokens)))
-np.save(f"{out}/tokens.npy", tokens)
+    np.save(f"{out}/{mixer}_in.npy", inputs)
+    np.save(f"{out}/{mixer}.npy", keras.ops.convert_to_numpy(model(inputs)))
 """
 
 
@@ -63,7 +72,8 @@ def saved(tmp_path_factory):
         folder = tmp_path_factory.mktemp(backend)
         env = dict(os.environ, KERAS_BACKEND=backend)
         result = subprocess.run(
-            [sys.executable, "-c", SAVE, str(folder), json.dumps(MODELS), json.dumps(ARCH)],
+            [sys.executable, "-c", SAVE, str(folder), json.dumps(MODELS), json.dumps(ARCH),
+             json.dumps(AUDIO)],
             env=env, capture_output=True, text=True, timeout=600,
         )
         assert result.returncode == 0, result.stderr[-3000:]
@@ -76,8 +86,8 @@ def test_loads_with_the_same_outputs(saved, mixer):
     assert len(saved) == 2
     for backend, folder in saved.items():
         model = keras.saving.load_model(str(folder / f"{mixer}.keras"))
-        tokens = np.load(folder / "tokens.npy")
+        inputs = np.load(folder / f"{mixer}_in.npy")
         expected = np.load(folder / f"{mixer}.npy")
         np.testing.assert_allclose(
-            to_numpy(model(tokens)), expected, atol=1e-5, err_msg=f"saved by {backend}"
+            to_numpy(model(inputs)), expected, atol=1e-5, err_msg=f"saved by {backend}"
         )

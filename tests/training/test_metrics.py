@@ -48,3 +48,40 @@ def test_sinusoid_fit_tells_tones_from_noise():
     assert 0.1 < np.median(r2) < 0.6  # a few frequencies always fit noise a little
     two_tones = np.cos(0.5 * t) + np.cos(2.5 * t)  # equal power: one tone explains half
     assert 0.4 < sinusoid_fit(two_tones)[0] < 0.6
+
+
+def _average_precision(y_true, scores):
+    """Reference mAP: per class, the mean precision at each positive's rank."""
+    per_class = []
+    for c in range(y_true.shape[1]):
+        ranked = y_true[np.argsort(-scores[:, c], kind="stable"), c] > 0
+        hits = np.cumsum(ranked)
+        per_class.append(np.mean(hits[ranked] / (np.flatnonzero(ranked) + 1)))
+    return np.mean(per_class)
+
+
+def test_tagging_metrics_against_numpy():
+    import keras
+
+    from keras_wavegpt.training.metrics import multilabel_top_k_hit, tagging_task
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((400, 6)) < 0.3).astype("float32")
+    y[np.arange(400), rng.integers(0, 6, 400)] = 1.0  # every clip has a label
+    logits = (2.0 * y + rng.normal(size=y.shape)).astype("float32")  # informative scores
+    top2 = np.argsort(-logits, axis=1)[:, :2]
+    expected = y[np.arange(400)[:, None], top2].max(axis=1)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(multilabel_top_k_hit(y, logits, k=2)), expected)
+    loss, (top1, top5, average) = tagging_task(6)
+    for metric in (top1, top5, average):
+        metric.update_state(y, logits)
+    assert float(top1.result()) == pytest.approx(y[np.arange(400), logits.argmax(1)].mean())
+    assert float(top5.result()) == pytest.approx(
+        y[np.arange(400)[:, None], np.argsort(-logits, 1)[:, :5]].max(1).mean())
+    # Keras' interpolated PR area is within 0.01 of the exact mean average precision.
+    reference = _average_precision(y, logits)
+    assert 0.5 < reference < 0.95
+    assert float(average.result()) == pytest.approx(reference, abs=0.01)
+    bce = -np.mean(y * np.log(1 / (1 + np.exp(-logits))) + (1 - y) * np.log(1 / (1 + np.exp(logits))))
+    assert float(loss(y, logits)) == pytest.approx(bce, rel=1e-5)

@@ -1,0 +1,259 @@
+"""Labelled audio clips (WaveletGPT §4.4: FSD-50K with the Audio Transformer).
+
+A `ClipSet` holds fixed-length waveforms (each clip's first `clip_seconds`
+at `sample_rate`, zero-padded when shorter), multi-hot labels and the split
+of every clip. One folder layout serves every source: WAV files plus a CSV
+with the columns `fname` (file name without `.wav`), `labels` (class names
+joined by commas) and optionally `split`:
+
+- FSD-50K (Fonseca et al., 2020): `FSD50K.dev_audio/` + `dev.csv` (its
+  `split` column: train / val) and `FSD50K.eval_audio/` + `eval.csv` (the
+  test split), class names from `vocabulary.csv`; 200 classes, 44.1 kHz
+  clips resampled to `sample_rate`.
+- Spoken digits, offline: `synthesize_spoken_digits` has Debian's
+  `espeak-ng` say one or two different digits ("seven three") in 7 English
+  accents x 12 voice variants, at random speeds (170-260 words a minute) and
+  pitches (20-80), writes the WAVs and `labels.csv`; 10 classes,
+  multi-label, split 80/10/10 by a seed-0 permutation.
+
+Unreadable or empty WAV files are skipped with one warning that counts them.
+"""
+
+import csv
+import dataclasses
+import os
+import shutil
+import subprocess
+import warnings
+
+import numpy as np
+
+from keras_wavegpt.data.audio import read_wav, resample
+
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+ESPEAK_ACCENTS = ("en-gb", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp",
+                  "en-gb-x-gbcwmd", "en-029")
+ESPEAK_VARIANTS = tuple(f"m{i}" for i in range(1, 8)) + tuple(f"f{i}" for i in range(1, 6))
+SPLITS = ("train", "validation", "test")
+_SPLIT_NAMES = {"train": "train", "val": "validation", "validation": "validation",
+                "test": "test", "eval": "test"}
+
+
+@dataclasses.dataclass
+class ClipSet:
+    """Waveforms `x` (N, samples) float32 in [-1, 1], multi-hot labels `y`
+    (N, C) float32, `splits` (N,) of `"train"` / `"validation"` / `"test"`,
+    and the class names."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    splits: np.ndarray
+    classes: tuple
+    sample_rate: int
+
+    def split(self, name):
+        """`(x, y)` of one split."""
+        if name not in SPLITS:
+            raise ValueError(f"Unknown split {name!r}; accepted values: {SPLITS}")
+        index = np.flatnonzero(self.splits == name)
+        return self.x[index], self.y[index]
+
+
+# --- reading ------------------------------------------------------------------
+
+
+def _fixed_length(x, samples):
+    out = np.zeros(samples, np.float32)
+    out[: min(samples, len(x))] = x[:samples]
+    return out
+
+
+def load_labelled_clips(audio_dir, csv_path, classes=None, sample_rate=16000,
+                        clip_seconds=1.0, split=None, name=None):
+    """A `ClipSet` of the clips `csv_path` lists (see module) from `audio_dir`.
+
+    Args:
+        audio_dir: folder of `<fname>.wav`.
+        csv_path: CSV with `fname`, `labels` and (unless `split`) `split`.
+        classes: class names in output order; default: every label seen,
+            sorted. A label outside `classes` is an error.
+        sample_rate, clip_seconds: clip format (resampled, cut or padded).
+        split: the split of every clip, instead of a `split` column.
+        name: the set's name (default: the CSV's file name).
+    """
+    if not os.path.isfile(csv_path):
+        raise FileNotFoundError(f"Label file {csv_path!r} does not exist")
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    missing = {"fname", "labels", *(() if split else ("split",))} - set(rows[0] if rows else ())
+    if missing:
+        raise ValueError(f"{csv_path!r} lacks the column(s) {sorted(missing)}")
+    seen = sorted({label for row in rows for label in row["labels"].split(",")})
+    classes = tuple(classes) if classes is not None else tuple(seen)
+    unknown = sorted(set(seen) - set(classes))
+    if unknown:
+        raise ValueError(f"{csv_path!r} uses labels outside the class list: {unknown[:5]}")
+    column = {c: i for i, c in enumerate(classes)}
+    samples = int(round(sample_rate * clip_seconds))
+    x, y, splits, skipped = [], [], [], []
+    for row in rows:
+        path = os.path.join(audio_dir, row["fname"] + ".wav")
+        try:
+            wave, rate = read_wav(path)
+        except (ValueError, FileNotFoundError) as err:
+            skipped.append(f"{row['fname']} ({err})")
+            continue
+        if len(wave) == 0:
+            skipped.append(f"{row['fname']} (no samples)")
+            continue
+        label_split = split or row["split"]
+        if label_split not in _SPLIT_NAMES:
+            raise ValueError(f"{csv_path!r}: clip {row['fname']} has split {label_split!r}; "
+                             f"accepted values: {sorted(_SPLIT_NAMES)}")
+        x.append(_fixed_length(resample(wave, rate, sample_rate), samples))
+        hot = np.zeros(len(classes), np.float32)
+        hot[[column[label] for label in row["labels"].split(",")]] = 1.0
+        y.append(hot)
+        splits.append(_SPLIT_NAMES[label_split])
+    if skipped:
+        warnings.warn(f"Skipped {len(skipped)} of {len(rows)} clips listed in {csv_path!r}: "
+                      + "; ".join(skipped[:3]) + (" ..." if len(skipped) > 3 else ""),
+                      stacklevel=2)
+    if not x:
+        raise FileNotFoundError(f"None of the {len(rows)} clips listed in {csv_path!r} is "
+                                f"usable under {audio_dir!r}")
+    return ClipSet(name or os.path.splitext(os.path.basename(csv_path))[0], np.stack(x),
+                   np.stack(y), np.asarray(splits), classes, sample_rate)
+
+
+def load_fsd50k(root, sample_rate=16000, clip_seconds=1.0):
+    """FSD-50K from its unpacked release folder `root` (see module)."""
+    truth = os.path.join(root, "FSD50K.ground_truth")
+    vocabulary = os.path.join(truth, "vocabulary.csv")
+    if not os.path.isfile(vocabulary):
+        raise FileNotFoundError(
+            f"FSD-50K not found: {vocabulary!r} does not exist. Download FSD50K from "
+            "https://zenodo.org/record/4060432, unpack FSD50K.dev_audio, FSD50K.eval_audio "
+            "and FSD50K.ground_truth into one folder and pass it as --data_dir."
+        )
+    with open(vocabulary, newline="", encoding="utf-8") as f:
+        classes = [row[1] for row in csv.reader(f)]  # index, label, mid; no header
+    dev = load_labelled_clips(os.path.join(root, "FSD50K.dev_audio"),
+                              os.path.join(truth, "dev.csv"), classes, sample_rate, clip_seconds)
+    test = load_labelled_clips(os.path.join(root, "FSD50K.eval_audio"),
+                               os.path.join(truth, "eval.csv"), classes, sample_rate,
+                               clip_seconds, split="test")
+    return ClipSet("fsd50k", np.concatenate([dev.x, test.x]), np.concatenate([dev.y, test.y]),
+                   np.concatenate([dev.splits, test.splits]), tuple(classes), sample_rate)
+
+
+# --- spoken digits with espeak-ng ---------------------------------------------------
+
+
+def synthesize_spoken_digits(out_dir, num_clips=1200, clip_seconds=1.0, seed=0):
+    """Write `num_clips` spoken-digit WAVs and `labels.csv` into `out_dir`
+    with `espeak-ng` (see module); clips already there are kept. Each clip
+    is trimmed of leading silence; one that still runs past `clip_seconds`
+    is said again faster. Returns the CSV's path."""
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        raise FileNotFoundError("espeak-ng is not installed (apt-get install -y espeak-ng)")
+    if not isinstance(num_clips, int) or num_clips < 10:
+        raise ValueError(f"`num_clips` must be an integer >= 10, got {num_clips!r}")
+    os.makedirs(out_dir, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(num_clips)
+    rows = []
+    for i in range(num_clips):
+        count = 1 + int(rng.integers(2))
+        words = [DIGITS[d] for d in rng.choice(10, size=count, replace=False)]
+        voice = (f"{ESPEAK_ACCENTS[rng.integers(len(ESPEAK_ACCENTS))]}"
+                 f"+{ESPEAK_VARIANTS[rng.integers(len(ESPEAK_VARIANTS))]}")
+        speed, pitch = int(rng.integers(170, 261)), int(rng.integers(20, 81))
+        fname = f"clip{i:05d}"
+        path = os.path.join(out_dir, fname + ".wav")
+        if not os.path.isfile(path):
+            _speak(espeak, " ".join(words), voice, speed, pitch, clip_seconds, path)
+        rank = order[i] / num_clips
+        rows.append(dict(fname=fname, labels=",".join(sorted(words, key=DIGITS.index)),
+                         split="train" if rank < 0.8 else "val" if rank < 0.9 else "test",
+                         voice=voice, speed=speed, pitch=pitch))
+    csv_path = os.path.join(out_dir, "labels.csv")
+    with open(csv_path + ".tmp", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(csv_path + ".tmp", csv_path)
+    return csv_path
+
+
+def _speak(espeak, text, voice, speed, pitch, clip_seconds, path):
+    import wave
+
+    while True:
+        tmp = path + ".tmp.wav"
+        subprocess.run([espeak, "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", tmp,
+                        text], check=True, capture_output=True)
+        x, rate = read_wav(tmp)
+        loud = np.flatnonzero(np.abs(x) > 1e-3)
+        x = x[loud[0] : loud[-1] + 1] if len(loud) else x
+        if len(x) <= clip_seconds * rate or speed >= 450:
+            break
+        speed += 40
+    with wave.open(tmp, "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(np.round(x * 32767).astype("<i2").tobytes())
+    os.replace(tmp, path)
+
+
+def load_spoken_digits(data_dir, num_clips=1200, sample_rate=16000, clip_seconds=1.0):
+    """The espeak-ng spoken digits (synthesised into `data_dir` on first use)."""
+    csv_path = synthesize_spoken_digits(data_dir, num_clips, clip_seconds)
+    return load_labelled_clips(data_dir, csv_path, DIGITS, sample_rate, clip_seconds,
+                               name="spoken_digits")
+
+
+# --- tf.data ----------------------------------------------------------------------
+
+
+def clip_datasets(clips, batch_size, seed=0):
+    """`(train, validation)`: endless training batches, each epoch a
+    permutation that depends on `(seed, epoch)` only (resume-exact), and the
+    fixed validation batches (last partial batch dropped); both
+    `(x (B, samples) float32, y (B, C) float32)`. Clips are gathered from
+    numpy, so a set larger than 2 GB works."""
+    import tensorflow as tf
+
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}")
+    x_train, y_train = clips.split("train")
+    x_val, y_val = clips.split("validation")
+    if len(y_val) < batch_size or len(y_train) < batch_size:
+        raise ValueError(f"{clips.name}: {len(y_train)} training / {len(y_val)} validation "
+                         f"clips, fewer than one batch of {batch_size}")
+    samples, classes = x_train.shape[1], y_train.shape[1]
+
+    def gather(index):
+        x, y = tf.numpy_function(lambda i: (x_train[i], y_train[i]), [index],
+                                 (tf.float32, tf.float32), stateful=False)
+        return tf.ensure_shape(x, (batch_size, samples)), tf.ensure_shape(y, (batch_size, classes))
+
+    def epoch(index):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(len(y_train), dtype=tf.int64), seed=tf.stack([tf.cast(seed, tf.int64), index])
+        )
+        return tf.data.Dataset.from_tensor_slices(order)
+
+    train = (
+        tf.data.Dataset.counter()
+        .flat_map(epoch)
+        .apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
+        .batch(batch_size, drop_remainder=True)
+        .map(gather)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(batch_size, drop_remainder=True)
+    return train, val
