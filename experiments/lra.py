@@ -10,7 +10,8 @@ Tasks and data (`--source`; the first is the default, real and offline):
   pixels) or cifar10 (tensorflow-datasets copy under --data_dir, 3072
   pixels); vocabulary 256, 10 classes.
 - text: pydocs (Python's documentation pages by section, first
-  --text_length bytes of each) or imdb (an aclImdb folder at --data_dir, 2
+  --text_length bytes of each) or imdb (an aclImdb folder, or a
+  tensorflow-datasets data_dir with imdb_reviews prepared, at --data_dir; 2
   classes); vocabulary 256.
 
 The model is the paper's: a 6-layer causal decoder of width 32, the last
@@ -33,7 +34,7 @@ flags.DEFINE_enum("task", "listops", list(lra.TASKS), "LRA task.")
 flags.DEFINE_string("source", None, "Data of the task (default: its offline source): "
                     + "; ".join(f"{t}: {', '.join(s)}" for t, s in SOURCES.items()))
 flags.DEFINE_string("data_dir", None, "cifar10: tensorflow-datasets data_dir; imdb: the "
-                    "aclImdb folder.")
+                    "aclImdb folder or a tensorflow-datasets data_dir.")
 flags.DEFINE_integer("num_examples", 2000, "ListOps examples to generate.")
 flags.DEFINE_integer("min_length", 500, "Shortest ListOps expression (tokens).")
 flags.DEFINE_integer("max_length", 2000, "Longest ListOps expression (tokens).")

@@ -160,23 +160,30 @@ def load_cifar10(data_dir):
     10 classes, train and test joined (then split as every task is). Reads the
     tensorflow-datasets copy under `data_dir` (prepare it online once with
     `tfds build cifar10 --data_dir=<data_dir>`)."""
-    import tensorflow_datasets as tfds
-
-    builder = tfds.builder("cifar10", data_dir=data_dir)
-    if not os.path.isdir(builder.data_dir) or not glob.glob(
-        os.path.join(builder.data_dir, "*.tfrecord*")
-    ):
-        raise FileNotFoundError(
-            f"No prepared cifar10 under {data_dir!r}; run `tfds build cifar10 "
-            f"--data_dir={data_dir}` once with network access"
-        )
+    builder = _prepared_tfds("cifar10", data_dir)
     images, labels = [], []
     for split in ("train", "test"):
-        for example in tfds.as_numpy(builder.as_dataset(split=split)):
+        for example in builder.as_dataset(split=split).as_numpy_iterator():
             images.append(example["image"].reshape(-1))
             labels.append(example["label"])
     return Classification("cifar10", np.stack(images).astype(np.int32),
                           np.asarray(labels, np.int32), 256, 10)
+
+
+def _prepared_tfds(name, data_dir):
+    """The tensorflow-datasets builder of `name` under `data_dir`, which must
+    have been prepared (`tfds.load` would try to download it)."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name, data_dir=data_dir)
+    if not os.path.isdir(builder.data_dir) or not glob.glob(
+        os.path.join(builder.data_dir, "*.tfrecord*")
+    ):
+        raise FileNotFoundError(
+            f"No prepared {name} under {data_dir!r}; run `tfds build {name} "
+            f"--data_dir={data_dir}` once with network access"
+        )
+    return builder
 
 
 # --- Byte-level text ----------------------------------------------------------
@@ -192,19 +199,30 @@ def _bytes_row(text, length):
 
 
 def load_imdb(path, length=2048):
-    """IMDb reviews from an `aclImdb` folder (`train|test/pos|neg/*.txt`):
-    the first `length` bytes of each review; label 1 = positive."""
+    """IMDb reviews (LRA text), train and test joined, the first `length`
+    bytes of each; label 1 = positive. `path` is an `aclImdb` folder
+    (`train|test/pos|neg/*.txt`) or a tensorflow-datasets `data_dir` holding
+    a prepared `imdb_reviews` (`tfds build imdb_reviews --data_dir=...`)."""
     files = {label: sorted(glob.glob(os.path.join(path, "*", label, "*.txt")))
              for label in ("neg", "pos")}
-    if not files["neg"] or not files["pos"]:
-        raise FileNotFoundError(
-            f"No aclImdb reviews under {path!r} (expected train/pos/*.txt, train/neg/*.txt)"
-        )
     rows, labels = [], []
-    for label, names in enumerate((files["neg"], files["pos"])):
-        for name in names:
-            rows.append(_bytes_row(read_text_file(name), length))
-            labels.append(label)
+    if files["neg"] and files["pos"]:
+        for label, names in enumerate((files["neg"], files["pos"])):
+            for name in names:
+                rows.append(_bytes_row(read_text_file(name), length))
+                labels.append(label)
+    else:
+        try:
+            builder = _prepared_tfds("imdb_reviews", path)
+        except FileNotFoundError as err:
+            raise FileNotFoundError(
+                f"No aclImdb reviews under {path!r} (expected train/pos/*.txt, "
+                f"train/neg/*.txt), and no tensorflow-datasets copy: {err}"
+            ) from err
+        for split in ("train", "test"):
+            for example in builder.as_dataset(split=split).as_numpy_iterator():
+                rows.append(_bytes_row(example["text"].decode("utf-8", "replace"), length))
+                labels.append(int(example["label"]))
     return Classification("imdb", np.stack(rows), np.asarray(labels, np.int32), 256, 2,
                           ("negative", "positive"))
 

@@ -113,7 +113,7 @@ def test_imdb_folder_layout_and_missing_data(tmp_path):
     data = lra.load_imdb(str(tmp_path / "aclImdb"), length=64)
     assert data.x.shape == (len(sources), 64) and data.num_classes == 2
     assert data.y.tolist() == sorted(i % 2 for i in range(len(sources)))
-    with pytest.raises(FileNotFoundError, match="aclImdb"):
+    with pytest.raises(FileNotFoundError, match="aclImdb.*tfds build imdb_reviews"):
         lra.load_imdb(str(tmp_path / "nothing"))
     with pytest.raises(FileNotFoundError, match="tfds build cifar10"):
         lra.load_cifar10(str(tmp_path / "no_cifar"))
