@@ -1,6 +1,6 @@
 """Wrong input to every public entry point fails at once, naming the argument.
 
-`CASES` (71 cases, each raising the listed error whose message names what is
+`CASES` (82 cases, each raising the listed error whose message names what is
 wrong), by entry point:
 
 - Layers (22): `CausalWavelet` rank-2 input, integer input, `max_kernel`
@@ -13,13 +13,14 @@ wrong), by entry point:
   `ChannelBottleneck` `bottleneck_ratio` 0; `BoundedParameter` lo > hi;
   `DSPDecoderBlock` `num_heads` 0, rank-2 input.
 - Registry (2): `get_mixer` unknown name, unknown argument.
-- Models (13): `build_gpt` `vocab_size` 0, `num_layers` -1, `num_heads`
+- Models (15): `build_gpt` `vocab_size` 0, `num_layers` -1, `num_heads`
   not dividing `model_dim`, unknown `mixer`; a GPT called on a sequence
   longer than its context and on rank-3 tokens; `gpt_preset` unknown name;
-  `build_sequence_classifier` with one class;
+  `build_sequence_classifier` with one class; `build_audio_transformer`
+  with a clip that is not whole patches and a filter longer than a patch;
   `generate` with `max_length` below the prompt, unknown `sampler`, empty
   prompt, float prompt, out-of-vocabulary prompt.
-- Data (22): `load_corpus` unknown dataset, missing file, `file` without
+- Data (31): `load_corpus` unknown dataset, missing file, `file` without
   `text_file`; `load_text8` on a corrupt zip, a zip without the member, a
   file that is not text8; `load_text_files` on a folder with no text;
   `train_dataset` on a split shorter than one window, `batch_size` 0,
@@ -28,9 +29,15 @@ wrong), by entry point:
   with `max_length` < `min_length`; `classification_datasets` `batch_size`
   0; an LRA task's unknown split; `load_imdb` and `load_cifar10` without
   their data; `load_wav_folder` on a folder with no WAV and with
-  `sample_rate` 0; `read_wav` on a file that is not WAV. (Corrupt and empty
-  WAV files inside a folder are skipped with a counted warning:
-  `tests/data/test_audio.py`.)
+  `sample_rate` 0; `read_wav` on a file that is not WAV; `read_midi` on
+  bytes that are not MIDI; `load_midi_folder` on a folder with no MIDI;
+  `load_music21_corpus` unknown composer; `events_to_notes` an id outside
+  the 388; `bpe_tokenizer` without its merges file; `train_bpe`
+  `vocab_size` 256; `read_text_splits` unknown dataset;
+  `load_labelled_clips` without its CSV; `load_fsd50k` without the data.
+  (Corrupt and empty WAV and MIDI files inside a folder are skipped with a
+  counted warning: `tests/data/test_audio.py`, `test_midi.py`,
+  `test_audio_classification.py`.)
 - Training (12): `TrainConfig` unknown variant, argument the variant's
   mixer does not take, `steps` 0, `steps` not a multiple of `eval_every`,
   negative `learning_rate`, unknown `mixed_precision`; `parse_variant`
@@ -66,7 +73,8 @@ import pytest
 import tensorflow as tf
 
 from keras_wavegpt import data, generate
-from keras_wavegpt.data import audio, lra
+from keras_wavegpt.data import audio, bpe, lra, midi
+from keras_wavegpt.data import audio_classification as clips
 from keras_wavegpt import layers as L
 from keras_wavegpt import models as M
 from keras_wavegpt import training as T
@@ -137,6 +145,8 @@ CASES = {
     "gpt rank 3": (lambda p: _gpt()(np.zeros((1, 8, 2), "int32")), ValueError, "shape"),
     "gpt_preset": (lambda p: M.gpt_preset("huge"), ValueError, "preset"),
     "classifier num_classes": (lambda p: M.build_sequence_classifier(16, 8, 1), ValueError, "num_classes"),
+    "audio clip not whole patches": (lambda p: M.build_audio_transformer(5, clip_seconds=0.99), ValueError, "multiple of `patch`"),
+    "audio filter past the patch": (lambda p: M.build_audio_transformer(5, filter_length=500), ValueError, "filter_length"),
     "generate max_length": (lambda p: generate(_gpt(), np.zeros(5, "int32"), 3), ValueError, "max_length"),
     "generate sampler": (lambda p: generate(_gpt(), np.zeros(5, "int32"), 8, sampler="beam"), ValueError, "sampler"),
     "generate empty prompt": (lambda p: generate(_gpt(), np.zeros(0, "int32"), 8), ValueError, "prompt"),
@@ -165,6 +175,15 @@ CASES = {
     "wav folder empty": (lambda p: audio.load_wav_folder(str(p)), FileNotFoundError, "No .wav"),
     "wav sample_rate 0": (lambda p: audio.load_wav_folder(str(p), sample_rate=0), ValueError, "sample_rate"),
     "wav not a wav": (lambda p: audio.read_wav(_file(p, "x.wav", b"RIFFjunk")), ValueError, "not a readable PCM WAV"),
+    "midi not midi": (lambda p: midi.read_midi(b"RIFFjunk"), ValueError, "not a readable MIDI"),
+    "midi folder empty": (lambda p: midi.load_midi_folder(str(p)), FileNotFoundError, "No .mid"),
+    "music21 composer": (lambda p: midi.load_music21_corpus(("nobody",)), ValueError, "composers"),
+    "midi event id": (lambda p: midi.events_to_notes([400]), ValueError, r"\[0, 388\)"),
+    "bpe merges missing": (lambda p: bpe.bpe_tokenizer(str(p / "v.json"), str(p / "m.txt")), FileNotFoundError, "vocabulary"),
+    "bpe vocab_size 256": (lambda p: bpe.train_bpe("text", 256, str(p)), ValueError, "vocab_size"),
+    "bpe dataset": (lambda p: bpe.read_text_splits("wiki"), ValueError, "dataset"),
+    "clips csv missing": (lambda p: clips.load_labelled_clips(str(p), str(p / "l.csv")), FileNotFoundError, "l.csv"),
+    "fsd50k missing": (lambda p: clips.load_fsd50k(str(p)), FileNotFoundError, "FSD50K"),
     # Training
     "config variant": (lambda p: T.TrainConfig(variants=("wave",)).validate(), ValueError, "wave"),
     "config variant argument": (lambda p: T.TrainConfig(variants=("h=haar:foo=1",)).validate(), ValueError, "foo"),
