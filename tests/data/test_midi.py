@@ -17,7 +17,7 @@ def test_vocabulary_by_hand():
     assert midi.VOCAB_SIZE == 388
     notes = [Note(60, 80, 0.0, 0.5), Note(64, 83, 0.0, 1.5), Note(67, 100, 0.5, 2.73)]
     # t=0: velocity bin 80//4=20, C4 and E4 on; 0.5 s: C4 off, bin 25, G4 on;
-    # 1.5 s: E4 off; 2.73 s: shifts of 1 s, 1 s... no: 1.23 s = 100 + 23 steps.
+    # 1.5 s: E4 off; 2.73 s (1.23 s later: shifts of 100 and 23 steps): G4 off.
     expected = [356 + 20, 60, 64,
                 256 + 49, 128 + 60, 356 + 25, 67,
                 256 + 99, 128 + 64,
