@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 
 from keras_wavegpt.data.audio import read_wav, resample
+from keras_wavegpt.data.lra import epoch_batches
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 ESPEAK_ACCENTS = ("en-gb", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp",
@@ -220,17 +221,16 @@ def load_spoken_digits(data_dir, num_clips=1200, sample_rate=16000, clip_seconds
 
 
 def clip_datasets(clips, batch_size, seed=0):
-    """`(train, validation)`: endless training batches, each epoch a
-    permutation that depends on `(seed, epoch)` only (resume-exact), and the
-    fixed validation batches (last partial batch dropped); both
+    """`(train, validation)`: endless training batches in `epoch_batches`'
+    order (each epoch a permutation keyed by `(seed, epoch)`, resume-exact),
+    and the fixed validation batches (last partial batch dropped); both
     `(x (B, samples) float32, y (B, C) float32)`. Clips are gathered from
     numpy, so a set larger than 2 GB works."""
     import tensorflow as tf
 
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}")
     x_train, y_train = clips.split("train")
     x_val, y_val = clips.split("validation")
+    indices = epoch_batches(len(y_train), batch_size, seed)
     if len(y_val) < batch_size or len(y_train) < batch_size:
         raise ValueError(f"{clips.name}: {len(y_train)} training / {len(y_val)} validation "
                          f"clips, fewer than one batch of {batch_size}")
@@ -241,19 +241,6 @@ def clip_datasets(clips, batch_size, seed=0):
                                  (tf.float32, tf.float32), stateful=False)
         return tf.ensure_shape(x, (batch_size, samples)), tf.ensure_shape(y, (batch_size, classes))
 
-    def epoch(index):
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(len(y_train), dtype=tf.int64), seed=tf.stack([tf.cast(seed, tf.int64), index])
-        )
-        return tf.data.Dataset.from_tensor_slices(order)
-
-    train = (
-        tf.data.Dataset.counter()
-        .flat_map(epoch)
-        .apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
-        .batch(batch_size, drop_remainder=True)
-        .map(gather)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    train = indices.map(gather).prefetch(tf.data.AUTOTUNE)
     val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(batch_size, drop_remainder=True)
     return train, val

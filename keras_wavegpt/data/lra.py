@@ -260,17 +260,41 @@ def load_pydocs_sections(path=PYDOCS_DIR, length=2048, min_pages=15):
 # --- tf.data ------------------------------------------------------------------
 
 
-def classification_datasets(task, batch_size, seed=0):
-    """`(train, validation)`: endless training batches, each epoch a fresh
-    permutation that is a function of `(seed, epoch)` only (so a resumed run
-    sees the same batches), and the fixed validation batches (the last
-    partial batch dropped); both `(x (B, T) int32, y (B,) int32)`."""
+def epoch_batches(count, batch_size, seed):
+    """Endless `tf.data` batches of indices into `count` training examples
+    (int32 `(batch_size,)`). Epoch `e` is a permutation that depends on
+    `(seed, e)` only, so a resumed run sees the same batches (a
+    `Dataset.shuffle(seed=)` would also depend on TensorFlow's global seed);
+    batches run on across epoch boundaries."""
     import tensorflow as tf
 
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}")
+
+    def epoch(index):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count), seed=tf.stack([tf.cast(seed, tf.int64), index])
+        )
+        return tf.data.Dataset.from_tensor_slices(order)
+
+    return (
+        tf.data.Dataset.counter()
+        .flat_map(epoch)
+        .apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
+        .batch(batch_size, drop_remainder=True)
+    )
+
+
+def classification_datasets(task, batch_size, seed=0):
+    """`(train, validation)`: endless training batches in `epoch_batches`'
+    order (each epoch a permutation keyed by `(seed, epoch)`), and the fixed
+    validation batches (the last partial batch dropped); both
+    `(x (B, T) int32, y (B,) int32)`."""
+    import tensorflow as tf
+
     x_train, y_train = task.split("train")
     x_val, y_val = task.split("validation")
+    indices = epoch_batches(len(y_train), batch_size, seed)
     if len(y_val) < batch_size or len(y_train) < batch_size:
         raise ValueError(
             f"{task.name}: {len(y_train)} training / {len(y_val)} validation examples, "
@@ -278,21 +302,9 @@ def classification_datasets(task, batch_size, seed=0):
         )
     store = np.uint8 if task.vocab_size <= 256 else np.int32  # CIFAR: 4x less memory
     x_all, y_all = tf.constant(x_train.astype(store)), tf.constant(y_train)
-
-    def epoch(index):
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(len(y_train)), seed=tf.stack([tf.cast(seed, tf.int64), index])
-        )
-        return tf.data.Dataset.from_tensor_slices(order)
-
-    train = (
-        tf.data.Dataset.counter()
-        .flat_map(epoch)
-        .apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
-        .batch(batch_size, drop_remainder=True)
-        .map(lambda i: (tf.cast(tf.gather(x_all, i), tf.int32), tf.gather(y_all, i)))
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    train = indices.map(
+        lambda i: (tf.cast(tf.gather(x_all, i), tf.int32), tf.gather(y_all, i))
+    ).prefetch(tf.data.AUTOTUNE)
     val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(
         batch_size, drop_remainder=True
     )
