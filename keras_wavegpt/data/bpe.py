@@ -34,10 +34,10 @@ from keras_wavegpt.data.text import (
     PYDOCS_DIR,
     SPLIT_FRACTIONS,
     TextCorpus,
-    _files_under,
     pydocs_pages,
     read_archive_member,
     read_text_file,
+    text_files,
 )
 
 WIKITEXT103_URL = "https://wikitext.smerity.com/wikitext-103-raw-v1.zip"
@@ -98,14 +98,7 @@ def read_text_splits(dataset, data_dir=None, text_file=None):
     elif dataset == "file":
         if not text_file:
             raise ValueError("dataset='file' needs `text_file` (a text/HTML file or folder)")
-        if os.path.isdir(text_file):
-            files = _files_under(text_file, (".txt", ".html", ".htm", ".md"))
-            if not files:
-                raise FileNotFoundError(f"No .txt/.html/.htm/.md files under {text_file!r}")
-        elif os.path.isfile(text_file):
-            files = [text_file]
-        else:
-            raise FileNotFoundError(f"Text file or folder {text_file!r} does not exist")
+        files = text_files(text_file)
     else:
         raise ValueError(f"Unknown dataset {dataset!r}; accepted values: {BPE_DATASETS}")
     # One page per line: whitespace inside a page (HTML layout) collapses.

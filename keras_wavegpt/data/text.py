@@ -166,18 +166,22 @@ def _files_under(path, suffixes):
     )
 
 
-def load_text_files(path, name=None):
-    """A text/HTML file, or every `.txt`/`.html`/`.htm`/`.md` file under a
-    folder (sorted by path), normalised to the text8 alphabet."""
+def text_files(path):
+    """`[path]` for a file, or every `.txt`/`.html`/`.htm`/`.md` file under a
+    folder (sorted by path)."""
     if os.path.isdir(path):
         files = _files_under(path, (".txt", ".html", ".htm", ".md"))
         if not files:
             raise FileNotFoundError(f"No .txt/.html/.htm/.md files under {path!r}")
-    elif os.path.isfile(path):
-        files = [path]
-    else:
-        raise FileNotFoundError(f"Text file or folder {path!r} does not exist")
-    return _corpus_from_files(files, name or os.path.basename(os.path.normpath(path)))
+        return files
+    if os.path.isfile(path):
+        return [path]
+    raise FileNotFoundError(f"Text file or folder {path!r} does not exist")
+
+
+def load_text_files(path, name=None):
+    """The `text_files` of `path`, normalised to the text8 alphabet."""
+    return _corpus_from_files(text_files(path), name or os.path.basename(os.path.normpath(path)))
 
 
 def pydocs_pages(path=PYDOCS_DIR):
