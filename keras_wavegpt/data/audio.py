@@ -14,12 +14,11 @@ Offline data: the 568 recorded English speech prompts of Debian's
 import glob
 import math
 import os
-import warnings
 import wave
 
 import numpy as np
 
-from keras_wavegpt.data.text import TextCorpus
+from keras_wavegpt.data.text import TextCorpus, warn_skipped
 
 ASTERISK_SOUNDS = "/usr/share/asterisk/sounds/en_US_f_Allison"
 MU = 255
@@ -98,12 +97,7 @@ def load_wav_folder(path=ASTERISK_SOUNDS, sample_rate=16000, name=None):
             skipped.append(f"{files[i]} (no samples)")
             continue
         streams.append(mu_law_encode(resample(x, rate, sample_rate)))
-    if skipped:
-        warnings.warn(
-            f"Skipped {len(skipped)} of {len(files)} WAV files under {path!r}: "
-            + "; ".join(skipped[:3]) + (" ..." if len(skipped) > 3 else ""),
-            stacklevel=2,
-        )
+    warn_skipped(skipped, len(files), f"WAV files under {path!r}")
     if not streams:
         raise FileNotFoundError(f"None of the {len(files)} .wav files under {path!r} is usable")
     return TextCorpus(name or os.path.basename(os.path.normpath(path)), np.concatenate(streams), 256)

@@ -24,12 +24,12 @@ import dataclasses
 import os
 import shutil
 import subprocess
-import warnings
 
 import numpy as np
 
 from keras_wavegpt.data.audio import read_wav, resample
 from keras_wavegpt.data.lra import epoch_batches
+from keras_wavegpt.data.text import warn_skipped
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 ESPEAK_ACCENTS = ("en-gb", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp",
@@ -117,10 +117,7 @@ def load_labelled_clips(audio_dir, csv_path, classes=None, sample_rate=16000,
         hot[[column[label] for label in row["labels"].split(",")]] = 1.0
         y.append(hot)
         splits.append(_SPLIT_NAMES[label_split])
-    if skipped:
-        warnings.warn(f"Skipped {len(skipped)} of {len(rows)} clips listed in {csv_path!r}: "
-                      + "; ".join(skipped[:3]) + (" ..." if len(skipped) > 3 else ""),
-                      stacklevel=2)
+    warn_skipped(skipped, len(rows), f"clips listed in {csv_path!r}")
     if not x:
         raise FileNotFoundError(f"None of the {len(rows)} clips listed in {csv_path!r} is "
                                 f"usable under {audio_dir!r}")

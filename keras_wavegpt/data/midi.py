@@ -28,11 +28,10 @@ import collections
 import glob
 import hashlib
 import os
-import warnings
 
 import numpy as np
 
-from keras_wavegpt.data.text import TextCorpus
+from keras_wavegpt.data.text import TextCorpus, warn_skipped
 
 NUM_PITCHES = 128
 MAX_SHIFT_STEPS = 100
@@ -248,12 +247,7 @@ def events_to_notes(events):
 
 
 def _stream(pieces, name, what, skipped, total):
-    if skipped:
-        warnings.warn(
-            f"Skipped {len(skipped)} of {total} {what}: "
-            + "; ".join(skipped[:3]) + (" ..." if len(skipped) > 3 else ""),
-            stacklevel=3,
-        )
+    warn_skipped(skipped, total, what, stacklevel=4)
     pieces = [p for p in pieces if len(p)]
     if not pieces:
         raise FileNotFoundError(f"None of the {total} {what} is usable")

@@ -23,6 +23,7 @@ import hashlib
 import html.parser
 import os
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass
 
@@ -155,6 +156,17 @@ def _corpus_from_files(files, name):
     if ids.size == 0:
         raise ValueError(f"{name!r} holds no letters after text8 normalisation")
     return TextCorpus(name, ids, 27)
+
+
+def warn_skipped(skipped, total, what, stacklevel=3):
+    """One warning that counts the unusable files a loader left out and
+    names the first three (`skipped`: "name (reason)" strings)."""
+    if skipped:
+        warnings.warn(
+            f"Skipped {len(skipped)} of {total} {what}: "
+            + "; ".join(skipped[:3]) + (" ..." if len(skipped) > 3 else ""),
+            stacklevel=stacklevel,
+        )
 
 
 def _files_under(path, suffixes):
