@@ -99,6 +99,10 @@ def load_labelled_clips(audio_dir, csv_path, classes=None, sample_rate=16000,
     samples = int(round(sample_rate * clip_seconds))
     x, y, splits, skipped = [], [], [], []
     for row in rows:
+        label_split = split or row["split"]
+        if label_split not in _SPLIT_NAMES:
+            raise ValueError(f"{csv_path!r}: clip {row['fname']} has split {label_split!r}; "
+                             f"accepted values: {sorted(_SPLIT_NAMES)}")
         path = os.path.join(audio_dir, row["fname"] + ".wav")
         try:
             wave, rate = read_wav(path)
@@ -108,10 +112,6 @@ def load_labelled_clips(audio_dir, csv_path, classes=None, sample_rate=16000,
         if len(wave) == 0:
             skipped.append(f"{row['fname']} (no samples)")
             continue
-        label_split = split or row["split"]
-        if label_split not in _SPLIT_NAMES:
-            raise ValueError(f"{csv_path!r}: clip {row['fname']} has split {label_split!r}; "
-                             f"accepted values: {sorted(_SPLIT_NAMES)}")
         x.append(_fixed_length(resample(wave, rate, sample_rate), samples))
         hot = np.zeros(len(classes), np.float32)
         hot[[column[label] for label in row["labels"].split(",")]] = 1.0

@@ -18,7 +18,7 @@ front end has no activation: the max over each patch is its nonlinearity.
 import keras
 import keras_hub
 
-from keras_wavegpt.models.gpt import block_stack
+from keras_wavegpt.models.gpt import _check_positive, block_stack
 
 
 def build_audio_transformer(
@@ -68,11 +68,8 @@ def build_audio_transformer(
         >>> model.output_shape
         (None, 200)
     """
-    for arg, value in dict(num_classes=num_classes, sample_rate=sample_rate,
-                           num_filters=num_filters, filter_length=filter_length,
-                           patch=patch).items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{arg}` must be a positive integer, got {value!r}")
+    _check_positive(num_classes=num_classes, sample_rate=sample_rate, num_filters=num_filters,
+                    filter_length=filter_length, patch=patch)
     if num_classes < 2:
         raise ValueError(f"`num_classes` must be >= 2, got {num_classes}")
     samples = sample_rate * clip_seconds
