@@ -1,30 +1,25 @@
 """experiments/audio_classification.py end to end on espeak-ng spoken digits."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import keras
 import keras_wavegpt  # noqa: F401  (registers the layers load_model needs)
 import numpy as np
 import pytest
 
-from tests.experiments.test_text8_script import ROOT
+from tests.experiments.test_text8_script import run_experiment
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs Debian's espeak-ng")
 def test_spoken_digits_tagged_side_by_side(tmp_path):
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "experiments", "audio_classification.py"),
-         f"--data_dir={tmp_path / 'digits'}", "--num_clips=60", "--sample_rate=8000",
-         "--patch=200", "--filter_length=100", "--num_filters=8", "--num_layers=2",
-         "--model_dim=16", "--num_heads=2", "--ff_dim=32", "--variants=none,haar",
-         "--steps=4", "--eval_every=2", "--warmup_steps=1", "--batch_size=4",
-         "--verbose=0", f"--out_dir={tmp_path / 'run'}"],
-        env=dict(os.environ, KERAS_BACKEND=keras.backend.backend()),
-        capture_output=True, text=True, timeout=600,
+    result = run_experiment(
+        "audio_classification.py",
+        f"--data_dir={tmp_path / 'digits'}", "--num_clips=60", "--sample_rate=8000",
+        "--patch=200", "--filter_length=100", "--num_filters=8", "--num_layers=2",
+        "--model_dim=16", "--num_heads=2", "--ff_dim=32", "--variants=none,haar",
+        "--steps=4", "--eval_every=2", "--warmup_steps=1", "--batch_size=4",
+        "--verbose=0", f"--out_dir={tmp_path / 'run'}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

@@ -1,24 +1,17 @@
 """experiments/midi.py end to end on Bach chorales from music21's corpus."""
 
 import json
-import os
-import subprocess
-import sys
 
-import keras
-
-from tests.experiments.test_text8_script import ROOT
+from tests.experiments.test_text8_script import run_experiment
 
 
 def test_chorales_train_side_by_side(tmp_path):
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "experiments", "midi.py"),
-         "--composers=bach", "--max_pieces=6", f"--cache_dir={tmp_path / 'cache'}",
-         "--preset=tiny", "--variants=none,haar", "--steps=4",
-         "--eval_every=2", "--warmup_steps=1", "--batch_size=4", "--val_windows=4",
-         "--verbose=0", f"--out_dir={tmp_path / 'run'}"],
-        env=dict(os.environ, KERAS_BACKEND=keras.backend.backend()),
-        capture_output=True, text=True, timeout=600,
+    result = run_experiment(
+        "midi.py",
+        "--composers=bach", "--max_pieces=6", f"--cache_dir={tmp_path / 'cache'}",
+        "--preset=tiny", "--variants=none,haar", "--steps=4",
+        "--eval_every=2", "--warmup_steps=1", "--batch_size=4", "--val_windows=4",
+        "--verbose=0", f"--out_dir={tmp_path / 'run'}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

@@ -2,26 +2,21 @@
 
 import json
 import os
-import subprocess
-import sys
 
-import keras
 import pytest
 
 from keras_wavegpt.data.audio import ASTERISK_SOUNDS
-from tests.experiments.test_text8_script import ROOT
+from tests.experiments.test_text8_script import run_experiment
 
 
 @pytest.mark.skipif(not os.path.isdir(ASTERISK_SOUNDS),
                     reason="needs Debian's asterisk-core-sounds-en-wav")
 def test_speech_prompts_train_side_by_side(tmp_path):
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "experiments", "raw_audio.py"),
-         f"--wav_dir={os.path.join(ASTERISK_SOUNDS, 'digits')}", "--preset=tiny",
-         "--variants=none,haar", "--steps=4", "--eval_every=2", "--warmup_steps=1",
-         "--batch_size=4", "--val_windows=8", "--verbose=0", f"--out_dir={tmp_path}"],
-        env=dict(os.environ, KERAS_BACKEND=keras.backend.backend()),
-        capture_output=True, text=True, timeout=600,
+    result = run_experiment(
+        "raw_audio.py",
+        f"--wav_dir={os.path.join(ASTERISK_SOUNDS, 'digits')}", "--preset=tiny",
+        "--variants=none,haar", "--steps=4", "--eval_every=2", "--warmup_steps=1",
+        "--batch_size=4", "--val_windows=8", "--verbose=0", f"--out_dir={tmp_path}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())

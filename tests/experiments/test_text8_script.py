@@ -11,13 +11,17 @@ import keras
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def run_script(tmp_path, *flags):
-    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
+def run_experiment(script, *flags):
+    """Run `experiments/<script>` with `flags` under this test's backend."""
     return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "experiments", "text8.py"), *flags,
-         f"--out_dir={tmp_path}"],
-        env=env, capture_output=True, text=True, timeout=600,
+        [sys.executable, os.path.join(ROOT, "experiments", script), *flags],
+        env=dict(os.environ, KERAS_BACKEND=keras.backend.backend()),
+        capture_output=True, text=True, timeout=600,
     )
+
+
+def run_script(tmp_path, *flags):
+    return run_experiment("text8.py", *flags, f"--out_dir={tmp_path}")
 
 
 def test_smoke_run_writes_summary(tmp_path):

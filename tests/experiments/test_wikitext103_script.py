@@ -3,26 +3,21 @@ BPE vocabulary learned from their training split."""
 
 import json
 import os
-import subprocess
-import sys
 
-import keras
 import pytest
 
 from keras_wavegpt.data.text import PYDOCS_DIR
-from tests.experiments.test_text8_script import ROOT
+from tests.experiments.test_text8_script import run_experiment
 
 
 @pytest.mark.skipif(not os.path.isdir(PYDOCS_DIR), reason="needs Debian's python3.11-doc")
 def test_bpe_tokens_train_side_by_side(tmp_path):
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "experiments", "wikitext103.py"),
-         "--dataset=file", f"--text_file={os.path.join(PYDOCS_DIR, 'tutorial')}",
-         "--bpe_vocab_size=1024", f"--cache_dir={tmp_path / 'cache'}", "--preset=tiny",
-         "--variants=none,haar", "--steps=4", "--eval_every=2", "--warmup_steps=1",
-         "--batch_size=4", "--val_windows=8", "--verbose=0", f"--out_dir={tmp_path / 'run'}"],
-        env=dict(os.environ, KERAS_BACKEND=keras.backend.backend()),
-        capture_output=True, text=True, timeout=600,
+    result = run_experiment(
+        "wikitext103.py",
+        "--dataset=file", f"--text_file={os.path.join(PYDOCS_DIR, 'tutorial')}",
+        "--bpe_vocab_size=1024", f"--cache_dir={tmp_path / 'cache'}", "--preset=tiny",
+        "--variants=none,haar", "--steps=4", "--eval_every=2", "--warmup_steps=1",
+        "--batch_size=4", "--val_windows=8", "--verbose=0", f"--out_dir={tmp_path / 'run'}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
