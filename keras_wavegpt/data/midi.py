@@ -85,15 +85,15 @@ def read_midi(source):
     seconds = _tick_clock(mf, timed)
 
     sounding = collections.defaultdict(collections.deque)  # (channel, pitch) -> starts
-    notes, last = [], 0.0
+    notes = []
     for tick, _, _, event in timed:
         now = seconds(tick)
-        last = now
         if event.isNoteOn():
             sounding[event.channel, event.pitch].append((now, event.velocity))
         elif event.isNoteOff() and sounding[event.channel, event.pitch]:
             start, velocity = sounding[event.channel, event.pitch].popleft()
             notes.append(Note(event.pitch, velocity, start, now))
+    last = seconds(timed[-1][0]) if timed else 0.0
     for (_, pitch), starts in sounding.items():
         notes.extend(Note(pitch, velocity, start, last) for start, velocity in starts)
     return sorted(notes, key=lambda n: (n.start, n.pitch, n.end))
@@ -122,18 +122,18 @@ def _tick_clock(mf, timed):
 
     if mf.ticksPerSecond:
         return lambda tick: tick / mf.ticksPerSecond
-    per_quarter = mf.ticksPerQuarterNote
-    changes = [(0, 0.0, 500000)]  # (tick, seconds at tick, microseconds per quarter)
+    def elapsed(change, tick):
+        t0, s0, tempo = change  # from tick t0 (s0 seconds) on, tempo us per quarter
+        return s0 + (tick - t0) * tempo / 1e6 / mf.ticksPerQuarterNote
+
+    changes = [(0, 0.0, 500000)]
     for tick, _, _, event in timed:
         if event.type == midi.MetaEvents.SET_TEMPO and len(event.data) == 3:
-            t0, s0, tempo = changes[-1]
-            changes.append((tick, s0 + (tick - t0) * tempo / 1e6 / per_quarter,
-                            int.from_bytes(event.data, "big")))
+            changes.append((tick, elapsed(changes[-1], tick), int.from_bytes(event.data, "big")))
     ticks = np.array([c[0] for c in changes])
 
     def seconds(tick):
-        t0, s0, tempo = changes[int(np.searchsorted(ticks, tick, side="right")) - 1]
-        return s0 + (tick - t0) * tempo / 1e6 / per_quarter
+        return elapsed(changes[int(np.searchsorted(ticks, tick, side="right")) - 1], tick)
 
     return seconds
 
