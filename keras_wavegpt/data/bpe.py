@@ -37,6 +37,7 @@ from keras_wavegpt.data.text import (
     pydocs_pages,
     read_archive_member,
     read_text_file,
+    split_bounds,
     text_files,
 )
 
@@ -84,9 +85,7 @@ def _read(path):
 
 def split_text(text):
     """`{split: text}`: 90/5/5 by character (`SPLIT_FRACTIONS`)."""
-    n = len(text)
-    return {name: text[int(round(lo * n)) : int(round(hi * n))]
-            for name, (lo, hi) in SPLIT_FRACTIONS.items()}
+    return {name: text[lo:hi] for name, (lo, hi) in split_bounds(len(text)).items()}
 
 
 def read_text_splits(dataset, data_dir=None, text_file=None):

@@ -43,6 +43,12 @@ _DIGITS = {
 _NOT_LETTERS = re.compile(r"[^a-z]+")
 
 
+def split_bounds(n):
+    """`{split: (start, end)}` of `SPLIT_FRACTIONS` over `n` symbols."""
+    return {name: (int(round(lo * n)), int(round(hi * n)))
+            for name, (lo, hi) in SPLIT_FRACTIONS.items()}
+
+
 @dataclass
 class TextCorpus:
     """A tokenised corpus: `ids` (uint8; int16/int32 for vocabularies over
@@ -63,12 +69,8 @@ class TextCorpus:
             raise ValueError(
                 f"Unknown split {name!r}; accepted values: {tuple(SPLIT_FRACTIONS)}"
             )
-        if self.bounds is not None:
-            lo, hi = self.bounds[name]
-            return self.ids[lo:hi]
-        lo, hi = SPLIT_FRACTIONS[name]
-        n = len(self.ids)
-        return self.ids[int(round(lo * n)) : int(round(hi * n))]
+        lo, hi = (self.bounds or split_bounds(len(self.ids)))[name]
+        return self.ids[lo:hi]
 
     def decode(self, ids):
         """Token ids back to a string (text8 letters, or bytes as latin-1)."""
