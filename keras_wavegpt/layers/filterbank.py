@@ -33,6 +33,12 @@ def filterbank_activation_size(batch, time, channels, num_filters=144, fraction=
     return batch * time * processed_channels(channels, fraction) * num_filters
 
 
+# The most floats one chunk of channels puts in a time-frequency tensor. Larger
+# tensors cost page faults on every step on CPU (glibc maps fresh memory for
+# each allocation over 32 MiB; measured on torch, docs/design.md).
+_CHUNK_FLOATS = 1 << 22
+
+
 def _check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"`{name}` must be a positive integer, got {value!r}")
@@ -213,17 +219,33 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
 
     # --- the pieces -----------------------------------------------------
 
-    def _signals(self, inputs):
-        """(B, T, E) -> the processed channels as (B*n, T, 1) signals."""
-        u = ops.transpose(inputs[:, :, self._start :], (0, 2, 1))  # (B, n, T)
-        return ops.reshape(u, (-1, ops.shape(inputs)[1], 1))  # (B*n, T, 1)
+    def _channels(self, inputs):
+        """(B, T, E) -> the processed channels as signals over time, (B, n, T)."""
+        return ops.transpose(inputs[:, :, self._start :], (0, 2, 1))
 
     def _analysis(self, u):
-        """Per group: first analysis layer, after the nonlinearity. (B*n, T, M/G)."""
+        """Per group: first analysis layer, after the nonlinearity. (N, T, M/G).
+
+        `u` (N, T) holds N signals; the bias rides in the matrix product as a
+        column of ones, which saves a pass over the (N, T, M/G) result.
+        """
+        ones = ops.ones_like(u)[:, :, None]  # (N, T, 1)
         return [
-            self.activation(ops.matmul(_causal_patches(u[:, :, 0], k), A) + b)
+            self.activation(
+                ops.matmul(
+                    ops.concatenate([_causal_patches(u, k), ones], axis=-1),  # (N, T, k+1)
+                    ops.concatenate([A, b[None]], axis=0),  # (k+1, M/G)
+                )
+            )
             for A, b, k in zip(self.analysis, self.analysis_bias, self.kernel_sizes)
         ]
+
+    def _chunks(self, shape, n):
+        """Channel ranges whose representation fits in `_CHUNK_FLOATS` floats."""
+        if shape[0] is None or shape[1] is None:
+            return [(0, n)]
+        size = max(1, _CHUNK_FLOATS // (shape[0] * shape[1] * self.num_filters))
+        return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
 
     def _representation(self, analysed):
         """Second analysis layer per group, concatenated: (B*n, T, M)."""
@@ -251,7 +273,7 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
         if not self.adaptive:
             raise ValueError("token_weights needs a layer built with adaptive=True")
         self._build_for(inputs)
-        u = self._signals(inputs)
+        u = ops.reshape(self._channels(inputs), (-1, ops.shape(inputs)[1]))  # (B*n, T)
         s = self._representation(self._analysis(u))
         return self._token_weights(s, ops.shape(inputs))
 
@@ -267,27 +289,33 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
         self._build_for(inputs)
         b, t = ops.shape(inputs)[0], ops.shape(inputs)[1]
         n = ops.shape(inputs)[2] - self._start
-        s = self._representation(self._analysis(self._signals(inputs)))  # (B*n, T, M)
+        u = ops.reshape(self._channels(inputs), (-1, t))  # (B*n, T)
+        s = self._representation(self._analysis(u))  # (B*n, T, M)
         return ops.transpose(ops.reshape(s, (b, n, t, self.num_filters)), (0, 2, 1, 3))
 
     def call(self, inputs):
         _check_float(self, inputs)
         shape = ops.shape(inputs)
         b, t, n = shape[0], shape[1], shape[2] - self._start
-        u = self._signals(inputs)  # (B*n, T, 1)
-        analysed = self._analysis(u)  # G x (B*n, T, M/G)
+        x = self._channels(inputs)  # (B, n, T)
         if not self.adaptive:
-            r = self._fused_synthesis(analysed)  # (B*n, T)
+            # Channels are independent signals: process them in chunks.
+            pieces = []
+            for lo, hi in self._chunks(inputs.shape, n):
+                u = ops.reshape(x[:, lo:hi], (-1, t))  # (B*c, T)
+                r = self._fused_synthesis(self._analysis(u))  # (B*c, T)
+                pieces.append(ops.reshape(u + r, (b, hi - lo, t)))
+            y = ops.concatenate(pieces, axis=1) if len(pieces) > 1 else pieces[0]
         else:
-            s = self._representation(analysed)  # (B*n, T, M)
+            u = ops.reshape(x, (-1, t))  # (B*n, T)
+            s = self._representation(self._analysis(u))  # (B*n, T, M)
             w = self._token_weights(s, shape)  # (B, T, M)
             w = ops.reshape(ops.repeat(w[:, None], n, axis=1), (-1, t, self.num_filters))
             weighted = s * self.gain * w  # (B*n, T, M)
             groups = ops.split(weighted, len(self.kernel_sizes), axis=-1)  # G x (B*n, T, M/G)
             r = sum(_causal_reduce(sg, S) for sg, S in zip(groups, self.synthesis))
-        y = u[:, :, 0] + r  # (B*n, T)
-        y = ops.transpose(ops.reshape(y, (b, n, t)), (0, 2, 1))  # (B, T, n)
-        out = ops.concatenate([inputs[:, :, : self._start], y], axis=-1)
+            y = ops.reshape(u + r, (b, n, t))
+        out = ops.concatenate([inputs[:, :, : self._start], ops.transpose(y, (0, 2, 1))], axis=-1)
         return ops.reshape(out, shape)  # keeps TF's static shape
 
     def _build_for(self, inputs):

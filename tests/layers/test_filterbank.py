@@ -81,6 +81,21 @@ def test_matches_reference(kernel_sizes, time, act):
     np.testing.assert_allclose(to_numpy(layer(x)), expected, atol=1e-4)
 
 
+def test_channel_chunks_match_reference(monkeypatch):
+    from keras_wavegpt.layers import filterbank
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 19, 6)).astype("float32")
+    # Room for two channels' representations per chunk: 3 channels -> 2 + 1.
+    monkeypatch.setattr(filterbank, "_CHUNK_FLOATS", 2 * (2 * 19 * 6))
+    layer = TimeFrequencyFilterbank(num_filters=6, kernel_sizes=(2, 4))
+    layer.build(x.shape)
+    assert layer._chunks(x.shape, 3) == [(0, 2), (2, 3)]
+    params = randomize(layer, rng)
+    expected = ref_filterbank(x, params, (2, 4), start=3)
+    np.testing.assert_allclose(to_numpy(layer(x)), expected, atol=1e-4)
+
+
 def test_adaptive_matches_reference_given_its_token_weights():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, 12, 4)).astype("float32")
