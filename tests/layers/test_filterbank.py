@@ -90,7 +90,8 @@ def test_channel_chunks_match_reference(monkeypatch):
     monkeypatch.setattr(filterbank, "_CHUNK_FLOATS", 2 * (2 * 19 * 6))
     layer = TimeFrequencyFilterbank(num_filters=6, kernel_sizes=(2, 4))
     layer.build(x.shape)
-    assert layer._chunks(x.shape, 3) == [(0, 2), (2, 3)]
+    chunks = [(0, 3)] if keras.backend.backend() == "tensorflow" else [(0, 2), (2, 3)]
+    assert layer._chunks(x.shape, 3) == chunks
     params = randomize(layer, rng)
     expected = ref_filterbank(x, params, (2, 4), start=3)
     np.testing.assert_allclose(to_numpy(layer(x)), expected, atol=1e-4)
