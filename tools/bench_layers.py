@@ -11,6 +11,10 @@ interleaving the candidates round by round so machine noise hits all alike:
   applied in turn);
 - step: time of one `train_on_batch` of the GPT with each mixer over that of
   the GPT with `mixer="none"` (same preset, same batch);
+- arithmetic (JAX only): XLA's count of floating-point operations and bytes
+  accessed by one forward and backward pass of the GPT with each mixer over
+  the same for `none`: what the mixer asks of the hardware, free of timing
+  noise (a step cannot cost less than its share of FLOPs at equal speed);
 - memory: peak resident memory of a fresh process that builds the GPT and
   runs three training steps, minus the same for `none` (CPU: activations
   and workspace the mixer adds; `--nomemory` skips it).
@@ -100,6 +104,28 @@ def _train_step(mixer, kwargs, arch, tokens):
     return lambda: model.train_on_batch(tokens[:, :-1], tokens[:, 1:])
 
 
+def _xla_cost(mixer, kwargs, arch, tokens):
+    """(FLOPs, bytes accessed) of one forward+backward pass, from XLA (JAX)."""
+    import jax
+    import keras
+
+    from keras_wavegpt.models import build_gpt
+
+    model = build_gpt(27, mixer=mixer, **arch, **kwargs)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    fixed = [v.value for v in model.non_trainable_variables]
+
+    def objective(trainable, x, y):
+        logits, _ = model.stateless_call(trainable, fixed, x)
+        return loss(y, logits)
+
+    trainable = [v.value for v in model.trainable_variables]
+    compiled = jax.jit(jax.grad(objective)).lower(trainable, tokens[:, :-1], tokens[:, 1:])
+    cost = compiled.compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost  # a list in older JAX
+    return cost["flops"], cost["bytes accessed"]
+
+
 def _tokens(arch):
     import numpy as np
 
@@ -151,7 +177,7 @@ def measure():
     tokens = _tokens(arch)
     steps = {m: _train_step(*specs[m], arch, tokens) for m in specs}
     step_times = _interleaved_median(steps, FLAGS.rounds)
-    return {
+    result = {
         "backend": keras.backend.backend(),
         "preset": FLAGS.preset,
         "batch_size": FLAGS.batch_size,
@@ -159,6 +185,11 @@ def measure():
         "step_vs_none": {m: step_times[m] / step_times["none"] for m in labels},
         "none_step_ms": 1000 * step_times["none"],
     }
+    if keras.backend.backend() == "jax":
+        cost = {m: _xla_cost(*specs[m], arch, tokens) for m in specs}
+        result["flops_vs_none"] = {m: cost[m][0] / cost["none"][0] for m in labels}
+        result["bytes_vs_none"] = {m: cost[m][1] / cost["none"][1] for m in labels}
+    return result
 
 
 def measure_distributed():
@@ -277,6 +308,12 @@ def main(argv):
             cells += [f"{r['none_peak_mib']:.0f}"]
             cells += [f"{r['extra_peak_mib'][m]:+.0f}" for m in labels]
         print("| " + " | ".join(cells) + " |")
+    for r in results:
+        if "flops_vs_none" in r:
+            print(f"\nXLA cost of forward+backward vs none ({r['backend']}):\n")
+            print("| mixer | FLOPs / none | bytes accessed / none |\n|---|---|---|")
+            for m in labels:
+                print(f"| {m} | {r['flops_vs_none'][m]:.2f}x | {r['bytes_vs_none'][m]:.2f}x |")
     if FLAGS.json_out:
         with open(FLAGS.json_out, "w") as f:
             json.dump(results, f, indent=2)
