@@ -100,7 +100,8 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
     Cost: without `adaptive`, analysis 2, the gain and the synthesis are
     linear and run fused as one `M -> 1` convolution of length `2k - 1`
     (`S` and `D` convolved per filter), so the representation `s` is never
-    built. Activations: see `filterbank_activation_size`.
+    built, and on JAX and torch the channels run in chunks of at most 16 MiB
+    of representation each. Activations: see `filterbank_activation_size`.
 
     Args:
         num_filters: filters `M` (paper: 144); divisible by the groups.
