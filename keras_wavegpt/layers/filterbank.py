@@ -315,9 +315,9 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
         else:
             u = ops.reshape(x, (-1, t))  # (B*n, T)
             s = self._representation(self._analysis(u))  # (B*n, T, M)
-            w = self._token_weights(s, shape)  # (B, T, M)
-            w = ops.reshape(ops.repeat(w[:, None], n, axis=1), (-1, t, self.num_filters))
-            weighted = s * self.gain * w  # (B*n, T, M)
+            w = self._token_weights(s, shape) * self.gain  # (B, T, M)
+            weighted = ops.reshape(s, (b, n, t, self.num_filters)) * w[:, None]  # (B, n, T, M)
+            weighted = ops.reshape(weighted, (-1, t, self.num_filters))  # (B*n, T, M)
             groups = ops.split(weighted, len(self.kernel_sizes), axis=-1)  # G x (B*n, T, M/G)
             r = sum(_causal_reduce(sg, S) for sg, S in zip(groups, self.synthesis))
             y = ops.reshape(u + r, (b, n, t))
