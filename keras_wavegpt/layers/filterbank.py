@@ -223,6 +223,10 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
         """(B, T, E) -> the processed channels as signals over time, (B, n, T)."""
         return ops.transpose(inputs[:, :, self._start :], (0, 2, 1))
 
+    def _signals(self, inputs):
+        """(B, T, E) -> the processed channels as one batch of signals, (B*n, T)."""
+        return ops.reshape(self._channels(inputs), (-1, ops.shape(inputs)[1]))
+
     def _analysis(self, u):
         """Per group: first analysis layer, after the nonlinearity. (N, T, M/G).
 
@@ -279,8 +283,7 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
         if not self.adaptive:
             raise ValueError("token_weights needs a layer built with adaptive=True")
         self._build_for(inputs)
-        u = ops.reshape(self._channels(inputs), (-1, ops.shape(inputs)[1]))  # (B*n, T)
-        s = self._representation(self._analysis(u))
+        s = self._representation(self._analysis(self._signals(inputs)))
         return self._token_weights(s, ops.shape(inputs))
 
     def _token_weights(self, s, shape):
@@ -295,17 +298,16 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
         self._build_for(inputs)
         b, t = ops.shape(inputs)[0], ops.shape(inputs)[1]
         n = ops.shape(inputs)[2] - self._start
-        u = ops.reshape(self._channels(inputs), (-1, t))  # (B*n, T)
-        s = self._representation(self._analysis(u))  # (B*n, T, M)
+        s = self._representation(self._analysis(self._signals(inputs)))  # (B*n, T, M)
         return ops.transpose(ops.reshape(s, (b, n, t, self.num_filters)), (0, 2, 1, 3))
 
     def call(self, inputs):
         _check_float(self, inputs)
         shape = ops.shape(inputs)
         b, t, n = shape[0], shape[1], shape[2] - self._start
-        x = self._channels(inputs)  # (B, n, T)
         if not self.adaptive:
             # Channels are independent signals: process them in chunks.
+            x = self._channels(inputs)  # (B, n, T)
             pieces = []
             for lo, hi in self._chunks(inputs.shape, n):
                 u = ops.reshape(x[:, lo:hi], (-1, t))  # (B*c, T)
@@ -313,7 +315,7 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
                 pieces.append(ops.reshape(u + r, (b, hi - lo, t)))
             y = ops.concatenate(pieces, axis=1) if len(pieces) > 1 else pieces[0]
         else:
-            u = ops.reshape(x, (-1, t))  # (B*n, T)
+            u = self._signals(inputs)  # (B*n, T)
             s = self._representation(self._analysis(u))  # (B*n, T, M)
             w = self._token_weights(s, shape) * self.gain  # (B, T, M)
             weighted = ops.reshape(s, (b, n, t, self.num_filters)) * w[:, None]  # (B, n, T, M)
