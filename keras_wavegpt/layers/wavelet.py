@@ -21,6 +21,15 @@ from keras import ops
 SCHEDULES = ("dyadic", "linear")
 # With fft=True, kernels at least this long convolve through the FFT.
 FFT_MIN_TAPS = 32
+# Backends whose learnable layer runs as time-blocked matrix products (see
+# `_block_causal_conv`); TensorFlow's depthwise convolution was 2x faster.
+MATMUL_BACKENDS = ("jax", "torch")
+# The learnable layer groups channels by the power of two bounding their
+# kernel length, kernels of up to this many taps in one group: fewer, larger
+# operations for a few zero taps.
+MIN_GROUP_TAPS = 16
+# Time steps per block of `_block_causal_conv` (fewer for shorter kernels).
+BLOCK_STEPS = 32
 
 
 def processed_channels(num_channels, fraction):
@@ -109,6 +118,54 @@ def _check_float(layer, x):
         )
 
 
+def _toeplitz(h, rows, cols, shift):
+    """W of shape (c, rows, cols) with W[c, w, t] = h[t + shift - w, c].
+
+    h: (K, c) in lag order; entries whose lag falls outside [0, K) are 0.
+    With g[i] = h[shift + cols - 1 - i] (the taps from lag shift + cols - 1
+    down to shift - rows + 1), W[w, t] = g[w + cols - 1 - t]: a Hankel matrix
+    of g, flipped. g is repeated cols + 1 times and read back with a stride
+    one longer than its length, so each row starts one tap later: no gather,
+    and the gradient is one sum. About c·cols·(rows + cols) floats, so it is
+    built along the short side (cols).
+    """
+    k, c = h.shape
+    length = rows + cols - 1
+    lead = rows - 1 - shift  # where lag 0 sits in the window of lags
+    window = ops.pad(ops.transpose(h), [[0, 0], [max(lead, 0), max(length - lead - k, 0)]])
+    g = ops.flip(window[:, max(-lead, 0) :][:, :length], axis=1)  # (c, rows + cols - 1)
+    # Broadcast, not tile: its gradient is one sum (torch's tile loops).
+    flat = ops.reshape(ops.broadcast_to(g[:, None], (c, cols + 1, length)), (c, -1))
+    hankel = ops.reshape(flat[:, : cols * (length + 1)], (c, cols, length + 1))
+    hankel = hankel[:, :, :rows]  # hankel[r, w] = g[w + r]
+    return ops.transpose(ops.flip(hankel, axis=1), (0, 2, 1))  # r = cols - 1 - t
+
+
+def _block_causal_conv(x, h, block):
+    """y[:, t, c] = sum_k h[k, c] x[:, t - k, c] as one matrix product per channel.
+
+    x: (B, T, c) with T known; h: (K, c) in lag order. Time is cut into J
+    blocks of `block` steps; output block j reads a window of the M + 1
+    blocks ending with its own (M blocks back reach lag K - 1) through a
+    (window, block) Toeplitz matrix of taps. Costs B·T·c·(M + 1)·block
+    multiply-adds instead of B·T·c·K, in dense products that CPUs run 5-15x
+    faster than XLA's or torch's depthwise convolution. Inputs after t meet
+    exact zeros: causal for finite activations (a NaN or inf reaches earlier
+    steps of its block through 0·inf, as through any matrix product).
+    """
+    time, c = x.shape[1], x.shape[2]
+    blocks = -(-time // block)
+    back = min(-(-(h.shape[0] - 1) // block), blocks - 1)  # M
+    w = _toeplitz(h, (back + 1) * block, block, back * block)  # (c, L, block)
+    padded = ops.pad(x, [[0, 0], [back * block, blocks * block - time], [0, 0]])
+    padded = ops.reshape(padded, (-1, blocks + back, block, c))  # (B, J + M, block, c)
+    index = np.arange(blocks)[:, None] + np.arange(back + 1)  # (J, M + 1)
+    frames = ops.take(padded, index, axis=1)  # (B, J, M + 1, block, c)
+    frames = ops.reshape(frames, (-1, blocks, (back + 1) * block, c))  # (B, J, L, c)
+    y = ops.einsum("bjwc,cwt->bjtc", frames, w)  # (B, J, block, c)
+    return ops.reshape(y, (-1, blocks * block, c))[:, :time]
+
+
 def _fft_causal_conv(x, h, time):
     """y[:, t, c] = sum_k h[k, c] x[:, t - k, c] via a zero-padded float32 FFT.
 
@@ -139,9 +196,13 @@ class CausalWavelet(keras.layers.Layer):
 
     Cost: the fixed variant is O(B·T·E) with a float32 running sum and no
     weights. The learnable variant groups channels by the power of two that
-    bounds their length and runs one depthwise causal convolution per group
-    (taps past `f(i)` are masked to zero), so short kernels never pay for the
-    long ones. Its one weight `taps` holds exactly `sum_i f(i)` numbers:
+    bounds their length (kernels of up to 16 taps together) and filters each
+    group at once, taps past `f(i)` masked to zero, so short kernels never
+    pay for the long ones: a depthwise convolution on TensorFlow (and when
+    `T` is unknown at trace time), blocks of 32 time steps through one dense
+    matrix product per channel on JAX and torch (5-15x faster there on CPU;
+    future inputs meet exact zeros, so it is causal for finite activations).
+    Its one weight `taps` holds exactly `sum_i f(i)` numbers:
     channel `i`'s kernel in lag order, channels one after another. Sums and
     convolutions run in float32 under mixed precision; the output has the
     input's dtype.
@@ -224,18 +285,19 @@ class CausalWavelet(keras.layers.Layer):
                 autocast=False,
             )
             buckets = 2 ** np.ceil(np.log2(lengths)).astype(np.int64)
+            buckets = np.maximum(buckets, min(MIN_GROUP_TAPS, buckets.max()))
             for bucket in np.unique(buckets):
                 (index,) = np.nonzero(buckets == bucket)
                 lo, hi = int(index[0]), int(index[-1]) + 1
                 lag = np.arange(bucket)[:, None]  # (K, 1)
                 valid = lag < lengths[None, lo:hi]  # (K, c)
                 gather = np.where(valid, offsets[None, lo:hi] + lag, 0).astype("int32")
-                self._groups.append((lo, hi, gather, valid.astype("float32")))
+                self._groups.append((hi, gather, valid.astype("float32")))
 
     def call(self, inputs):
         _check_float(self, inputs)
-        keep = inputs[:, :, : self._start]  # (B, T, E - n)
-        x = ops.cast(inputs[:, :, self._start :], "float32")  # (B, T, n)
+        keep, x = ops.split(inputs, [self._start], axis=-1)  # (B, T, E - n), (B, T, n)
+        x = ops.cast(x, "float32")
         y = self._fir(x) if self.learnable else self._box(x)
         return ops.concatenate([keep, ops.cast(y, inputs.dtype)], axis=-1)
 
@@ -251,19 +313,28 @@ class CausalWavelet(keras.layers.Layer):
         return window / lengths
 
     def _fir(self, x):
-        """Depthwise causal convolution per group of similar kernel lengths."""
+        """Causal FIR per group of similar kernel lengths: a depthwise convolution,
+        time-blocked matrix products (`MATMUL_BACKENDS`) or, with `fft`, FFTs."""
         static_t = x.shape[1]
+        # One split, not a slice per group: torch's gradient of a slice fills
+        # a zero tensor of the whole input for each.
+        ends = [end for end, _, _ in self._groups[:-1]]
+        parts = ops.split(x, ends, axis=-1) if ends else [x]
         outputs = []
-        for lo, hi, gather, valid in self._groups:
+        for (_, gather, valid), xg in zip(self._groups, parts):
             if static_t is not None and static_t < gather.shape[0]:
                 # Lags >= T only ever meet the zero padding.
                 gather, valid = gather[:static_t], valid[:static_t]
             h = ops.multiply(ops.take(self.taps, gather), valid)  # (K, c), lag order
             taps = gather.shape[0]
             if self.fft and static_t is not None and taps >= FFT_MIN_TAPS:
-                outputs.append(_fft_causal_conv(x[:, :, lo:hi], h, static_t))
+                outputs.append(_fft_causal_conv(xg, h, static_t))
                 continue
-            xg = ops.pad(x[:, :, lo:hi], [[0, 0], [taps - 1, 0], [0, 0]])
+            if static_t is not None and keras.backend.backend() in MATMUL_BACKENDS:
+                block = min(static_t, taps, BLOCK_STEPS)
+                outputs.append(_block_causal_conv(xg, h, block))
+                continue
+            xg = ops.pad(xg, [[0, 0], [taps - 1, 0], [0, 0]])
             # Convolution correlates, so the oldest lag comes first.
             outputs.append(ops.depthwise_conv(xg, ops.flip(h, axis=0)[:, :, None]))
         return ops.concatenate(outputs, axis=-1)

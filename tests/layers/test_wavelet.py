@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_wavegpt.layers import CausalEMA, CausalWavelet, kernel_schedule
+from keras_wavegpt.layers import CausalEMA, CausalWavelet, kernel_schedule, wavelet
 from tests.helpers import assert_causal, layer_model, sgd_gradients, to_numpy
 
 
@@ -37,6 +37,14 @@ def ref_ema(x, alphas, start):
         for t in range(1, x.shape[1]):
             y[:, t, i] = a * x[:, t, i] + (1 - a) * y[:, t - 1, i]
     return y
+
+
+@pytest.fixture(params=["conv", "matmul"])
+def fir_method(request, monkeypatch):
+    """Runs the learnable layer as a depthwise convolution and as blocked
+    matrix products, whichever its backend uses by default."""
+    matmul = (keras.backend.backend(),) if request.param == "matmul" else ()
+    monkeypatch.setattr(wavelet, "MATMUL_BACKENDS", matmul)
 
 
 # --- the kernel schedule ----------------------------------------------------
@@ -94,7 +102,9 @@ def test_learnable_equals_haar_at_init(schedule):
     [("dyadic", 30, 16, False), ("linear", 30, 16, False), ("dyadic", 6, 16, False),
      ("dyadic", 70, 128, True), ("linear", 150, 128, True), ("linear", 150, 128, False)],
 )
-def test_learnable_matches_reference_with_random_kernels(schedule, time, max_kernel, fft):
+def test_learnable_matches_reference_with_random_kernels(
+    schedule, time, max_kernel, fft, fir_method
+):
     rng = np.random.default_rng(2)
     x = rng.normal(size=(2, time, 12)).astype("float32")
     layer = CausalWavelet(max_kernel=max_kernel, schedule=schedule, learnable=True, fft=fft)
@@ -106,6 +116,17 @@ def test_learnable_matches_reference_with_random_kernels(schedule, time, max_ker
     kernels = np.split(taps, np.cumsum(lengths)[:-1])
     assert [len(k) for k in kernels] == lengths.tolist()
     np.testing.assert_allclose(to_numpy(layer(x)), ref_fir(x, kernels, 6), atol=1e-4)
+
+
+@pytest.mark.parametrize("rows,cols,shift", [(4, 4, 0), (8, 4, 4), (6, 3, 2), (3, 3, 7), (2, 9, 1)])
+def test_toeplitz_by_hand(rows, cols, shift):
+    h = np.random.default_rng(6).normal(size=(5, 3)).astype("float32")  # (K, c)
+    expected = np.zeros((3, rows, cols), "float32")
+    for w in range(rows):
+        for t in range(cols):
+            if 0 <= t + shift - w < 5:
+                expected[:, w, t] = h[t + shift - w]
+    np.testing.assert_array_equal(to_numpy(wavelet._toeplitz(h, rows, cols, shift)), expected)
 
 
 def test_ema_matches_reference():
@@ -146,8 +167,18 @@ def test_mixers_are_causal(layer_fn, position):
     assert_causal(layer_fn(), x, lambda v: v + 3.0, position)
 
 
-@pytest.mark.parametrize("max_kernel,time,fft", [(16, 24, False), (40, 40, True)])
-def test_learnable_gradients_reach_every_tap_and_are_finite(max_kernel, time, fft):
+@pytest.mark.parametrize("position", [0, 31, 40, 68])
+def test_learnable_is_causal_both_ways(position, fir_method):
+    # 70 steps, kernels up to 64 taps: blocks of 32, windows three blocks long.
+    x = np.random.default_rng(4).normal(size=(2, 70, 8)).astype("float32")
+    layer = CausalWavelet(max_kernel=64, learnable=True)
+    layer.build(x.shape)
+    layer.taps.assign(np.random.default_rng(7).normal(size=layer.taps.shape).astype("float32"))
+    assert_causal(layer, x, lambda v: v * 10.0 + 3.0, position)
+
+
+@pytest.mark.parametrize("max_kernel,time,fft", [(16, 24, False), (40, 40, True), (64, 70, False)])
+def test_learnable_gradients_reach_every_tap_and_are_finite(max_kernel, time, fft, fir_method):
     layer = CausalWavelet(max_kernel=max_kernel, schedule="linear", learnable=True, fft=fft)
     model = layer_model(layer, time, 8)
     rng = np.random.default_rng(5)
