@@ -47,6 +47,15 @@ def fir_method(request, monkeypatch):
     monkeypatch.setattr(wavelet, "MATMUL_BACKENDS", matmul)
 
 
+@pytest.fixture(params=["blocked-shift", "blocked-gather", "cumsum-gather"])
+def box_method(request, monkeypatch):
+    """Runs the fixed layer with each way of taking its running sums and
+    windows, whichever its backend uses by default."""
+    blocked = request.param.startswith("blocked")
+    monkeypatch.setattr(wavelet, "BLOCKED_SUM_BACKENDS", (keras.backend.backend(),) if blocked else ())
+    monkeypatch.setattr(wavelet, "MAX_SHIFTS", 16 if request.param.endswith("shift") else 0)
+
+
 # --- the kernel schedule ----------------------------------------------------
 
 
@@ -77,7 +86,7 @@ def test_fraction_rounds_half_up():
 
 @pytest.mark.parametrize("schedule", ["dyadic", "linear"])
 @pytest.mark.parametrize("shape,max_kernel", [((2, 37, 16), 16), ((1, 5, 8), 32), ((3, 64, 12), 64)])
-def test_haar_matches_reference(schedule, shape, max_kernel):
+def test_haar_matches_reference(schedule, shape, max_kernel, box_method):
     x = np.random.default_rng(0).normal(size=shape).astype("float32")
     layer = CausalWavelet(max_kernel=max_kernel, schedule=schedule)
     y = to_numpy(layer(x))
@@ -165,6 +174,25 @@ def test_fft_path_is_causal_up_to_round_off(position):
 def test_mixers_are_causal(layer_fn, position):
     x = np.random.default_rng(4).normal(size=(2, 32, 8)).astype("float32")
     assert_causal(layer_fn(), x, lambda v: v + 3.0, position)
+
+
+@pytest.mark.parametrize("position", [0, 31, 40, 68])
+def test_haar_is_causal_every_way(position, box_method):
+    # 70 steps: three blocks of running sums, windows up to 64 steps.
+    x = np.random.default_rng(4).normal(size=(2, 70, 8)).astype("float32")
+    assert_causal(CausalWavelet(max_kernel=64), x, lambda v: v * 10.0 + 3.0, position)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="graphs of unknown T: TF")
+def test_haar_with_time_unknown_at_trace():
+    import tensorflow as tf
+
+    layer = CausalWavelet(max_kernel=16)
+    call = tf.function(layer, input_signature=[tf.TensorSpec((None, None, 8), "float32")])
+    for time in (5, 37):
+        x = np.random.default_rng(time).normal(size=(2, time, 8)).astype("float32")
+        expected = ref_moving_average(x, layer.kernel_sizes if layer.built else kernel_schedule(8, 16))
+        np.testing.assert_allclose(call(x).numpy(), expected, atol=2e-5)
 
 
 @pytest.mark.parametrize("position", [0, 31, 40, 68])
