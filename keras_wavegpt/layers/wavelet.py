@@ -164,13 +164,16 @@ def _block_causal_conv(x, h, block):
     blocks = -(-time // block)
     back = min(-(-(h.shape[0] - 1) // block), blocks - 1)  # M
     w = _toeplitz(h, (back + 1) * block, block, back * block)  # (c, L, block)
-    padded = ops.pad(x, [[0, 0], [back * block, blocks * block - time], [0, 0]])
-    padded = ops.reshape(padded, (-1, blocks + back, block, c))  # (B, J + M, block, c)
+    # Channels first, so each product is one contiguous batched matmul.
+    padded = ops.transpose(x, (2, 0, 1))  # (c, B, T)
+    padded = ops.pad(padded, [[0, 0], [0, 0], [back * block, blocks * block - time]])
+    padded = ops.reshape(padded, (c, -1, blocks + back, block))  # (c, B, J + M, block)
     index = np.arange(blocks)[:, None] + np.arange(back + 1)  # (J, M + 1)
-    frames = ops.take(padded, index, axis=1)  # (B, J, M + 1, block, c)
-    frames = ops.reshape(frames, (-1, blocks, (back + 1) * block, c))  # (B, J, L, c)
-    y = ops.einsum("bjwc,cwt->bjtc", frames, w)  # (B, J, block, c)
-    return ops.reshape(y, (-1, blocks * block, c))[:, :time]
+    frames = ops.take(padded, index, axis=2)  # (c, B, J, M + 1, block)
+    frames = ops.reshape(frames, (c, -1, (back + 1) * block))  # (c, B·J, L)
+    y = ops.matmul(frames, w)  # (c, B·J, block)
+    y = ops.reshape(y, (c, -1, blocks * block))[:, :, :time]  # (c, B, T)
+    return ops.transpose(y, (1, 2, 0))
 
 
 def _running_sum(x, block=BLOCK_STEPS):
@@ -223,8 +226,9 @@ class CausalWavelet(keras.layers.Layer):
     the learnable layer equals the fixed one at initialisation. Channels
     `[0, E - n)` are copied unchanged; see `kernel_schedule` for `f`.
 
-    Cost: the fixed variant is O(B·T·E) with a float32 running sum and no
-    weights. The learnable variant groups channels by the power of two that
+    Cost: the fixed variant is O(B·T·E) with float32 running sums and no
+    weights (on TensorFlow and JAX blocked into small triangular matrix
+    products, with one shift per kernel length). The learnable variant groups channels by the power of two that
     bounds their length (kernels of up to 16 taps together) and filters each
     group at once, taps past `f(i)` masked to zero, so short kernels never
     pay for the long ones: a depthwise convolution on TensorFlow (and when
@@ -301,7 +305,8 @@ class CausalWavelet(keras.layers.Layer):
         self._lengths = lengths.astype("float32")
         # Runs of equal length (the processed channels are sorted by length).
         ends = np.nonzero(np.diff(lengths))[0] + 1
-        self._runs = list(zip(np.concatenate([[0], ends]).tolist(), lengths[np.r_[0, ends]].tolist()))
+        starts = np.concatenate([[0], ends]).astype(int)
+        self._runs = list(zip(starts.tolist(), lengths[starts].tolist()))  # (start, f)
         self._groups = []
         if self.learnable:
             # One flat weight: channel c's taps h_c[0..f_c) (lag order) sit at
