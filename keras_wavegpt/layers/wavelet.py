@@ -21,9 +21,6 @@ from keras import ops
 SCHEDULES = ("dyadic", "linear")
 # With fft=True, kernels at least this long convolve through the FFT.
 FFT_MIN_TAPS = 32
-# Backends whose learnable layer runs as time-blocked matrix products (see
-# `_block_causal_conv`); TensorFlow's depthwise convolution was 2x faster.
-MATMUL_BACKENDS = ("jax", "torch")
 # The learnable layer groups channels by the power of two bounding their
 # kernel length, kernels of up to this many taps in one group: fewer, larger
 # operations for a few zero taps.
@@ -156,7 +153,7 @@ def _block_causal_conv(x, h, block):
     blocks ending with its own (M blocks back reach lag K - 1) through a
     (window, block) Toeplitz matrix of taps. Costs B·T·c·(M + 1)·block
     multiply-adds instead of B·T·c·K, in dense products that CPUs run 5-15x
-    faster than XLA's or torch's depthwise convolution. Inputs after t meet
+    faster than XLA's or torch's depthwise convolutions. Inputs after t meet
     exact zeros: causal for finite activations (a NaN or inf reaches earlier
     steps of its block through 0·inf, as through any matrix product).
     """
@@ -231,10 +228,11 @@ class CausalWavelet(keras.layers.Layer):
     products, with one shift per kernel length). The learnable variant groups channels by the power of two that
     bounds their length (kernels of up to 16 taps together) and filters each
     group at once, taps past `f(i)` masked to zero, so short kernels never
-    pay for the long ones: a depthwise convolution on TensorFlow (and when
-    `T` is unknown at trace time), blocks of 32 time steps through one dense
-    matrix product per channel on JAX and torch (5-15x faster there on CPU;
-    future inputs meet exact zeros, so it is causal for finite activations).
+    pay for the long ones: blocks of 32 time steps through one dense matrix
+    product per channel (on CPU 5-15x faster than a depthwise convolution on
+    JAX and torch, as fast on TensorFlow; future inputs meet exact zeros, so
+    it is causal for finite activations), or a depthwise convolution when
+    `T` is unknown at trace time.
     Its one weight `taps` holds exactly `sum_i f(i)` numbers:
     channel `i`'s kernel in lag order, channels one after another. Sums and
     convolutions run in float32 under mixed precision; the output has the
@@ -365,8 +363,8 @@ class CausalWavelet(keras.layers.Layer):
         return (running - ops.reshape(earlier, ops.shape(x))) / lengths
 
     def _fir(self, x):
-        """Causal FIR per group of similar kernel lengths: a depthwise convolution,
-        time-blocked matrix products (`MATMUL_BACKENDS`) or, with `fft`, FFTs."""
+        """Causal FIR per group of similar kernel lengths: time-blocked matrix
+        products, FFTs (`fft`), or a depthwise convolution when T is unknown."""
         static_t = x.shape[1]
         # One split, not a slice per group: torch's gradient of a slice fills
         # a zero tensor of the whole input for each.
@@ -382,10 +380,11 @@ class CausalWavelet(keras.layers.Layer):
             if self.fft and static_t is not None and taps >= FFT_MIN_TAPS:
                 outputs.append(_fft_causal_conv(xg, h, static_t))
                 continue
-            if static_t is not None and keras.backend.backend() in MATMUL_BACKENDS:
+            if static_t is not None:
                 block = min(static_t, taps, BLOCK_STEPS)
                 outputs.append(_block_causal_conv(xg, h, block))
                 continue
+            # T unknown at trace time (a TensorFlow graph of any length).
             xg = ops.pad(xg, [[0, 0], [taps - 1, 0], [0, 0]])
             # Convolution correlates, so the oldest lag comes first.
             outputs.append(ops.depthwise_conv(xg, ops.flip(h, axis=0)[:, :, None]))

@@ -39,14 +39,6 @@ def ref_ema(x, alphas, start):
     return y
 
 
-@pytest.fixture(params=["conv", "matmul"])
-def fir_method(request, monkeypatch):
-    """Runs the learnable layer as a depthwise convolution and as blocked
-    matrix products, whichever its backend uses by default."""
-    matmul = (keras.backend.backend(),) if request.param == "matmul" else ()
-    monkeypatch.setattr(wavelet, "MATMUL_BACKENDS", matmul)
-
-
 @pytest.fixture(params=["blocked-shift", "blocked-gather", "cumsum-gather"])
 def box_method(request, monkeypatch):
     """Runs the fixed layer with each way of taking its running sums and
@@ -113,7 +105,7 @@ def test_learnable_equals_haar_at_init(schedule):
      ("dyadic", 70, 128, True), ("linear", 150, 128, True), ("linear", 150, 128, False)],
 )
 def test_learnable_matches_reference_with_random_kernels(
-    schedule, time, max_kernel, fft, fir_method
+    schedule, time, max_kernel, fft
 ):
     rng = np.random.default_rng(2)
     x = rng.normal(size=(2, time, 12)).astype("float32")
@@ -185,19 +177,29 @@ def test_haar_is_causal_every_way(position, box_method):
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="graphs of unknown T: TF")
-def test_haar_with_time_unknown_at_trace():
+@pytest.mark.parametrize("learnable", [False, True])
+def test_time_unknown_at_trace(learnable):
+    # The running sum without blocks and the FIR as a depthwise convolution.
     import tensorflow as tf
 
-    layer = CausalWavelet(max_kernel=16)
-    call = tf.function(layer, input_signature=[tf.TensorSpec((None, None, 8), "float32")])
+    layer = CausalWavelet(max_kernel=32, schedule="linear", learnable=learnable)
+    layer.build((None, None, 12))
+    call = tf.function(layer, input_signature=[tf.TensorSpec((None, None, 12), "float32")])
+    rng = np.random.default_rng(8)
     for time in (5, 37):
-        x = np.random.default_rng(time).normal(size=(2, time, 8)).astype("float32")
-        expected = ref_moving_average(x, kernel_schedule(8, 16))
-        np.testing.assert_allclose(call(x).numpy(), expected, atol=2e-5)
+        x = rng.normal(size=(2, time, 12)).astype("float32")
+        if learnable:
+            layer.taps.assign(rng.normal(size=layer.taps.shape).astype("float32"))
+            lengths = layer.kernel_sizes[6:]
+            kernels = np.split(layer.taps.numpy(), np.cumsum(lengths)[:-1])
+            expected = ref_fir(x, kernels, 6)
+        else:
+            expected = ref_moving_average(x, kernel_schedule(12, 32, schedule="linear"))
+        np.testing.assert_allclose(call(x).numpy(), expected, atol=1e-4)
 
 
 @pytest.mark.parametrize("position", [0, 31, 40, 68])
-def test_learnable_is_causal_both_ways(position, fir_method):
+def test_learnable_is_causal_both_ways(position):
     # 70 steps, kernels up to 64 taps: blocks of 32, windows three blocks long.
     x = np.random.default_rng(4).normal(size=(2, 70, 8)).astype("float32")
     layer = CausalWavelet(max_kernel=64, learnable=True)
@@ -207,7 +209,7 @@ def test_learnable_is_causal_both_ways(position, fir_method):
 
 
 @pytest.mark.parametrize("max_kernel,time,fft", [(16, 24, False), (40, 40, True), (64, 70, False)])
-def test_learnable_gradients_reach_every_tap_and_are_finite(max_kernel, time, fft, fir_method):
+def test_learnable_gradients_reach_every_tap_and_are_finite(max_kernel, time, fft):
     layer = CausalWavelet(max_kernel=max_kernel, schedule="linear", learnable=True, fft=fft)
     model = layer_model(layer, time, 8)
     rng = np.random.default_rng(5)
