@@ -39,6 +39,14 @@ def ref_ema(x, alphas, start):
     return y
 
 
+@pytest.fixture(params=["conv", "matmul"])
+def fir_method(request, monkeypatch):
+    """Runs the learnable layer as a depthwise convolution and as blocked
+    matrix products, whichever its backend uses by default."""
+    matmul = (keras.backend.backend(),) if request.param == "matmul" else ()
+    monkeypatch.setattr(wavelet, "MATMUL_BACKENDS", matmul)
+
+
 @pytest.fixture(params=["blocked-shift", "blocked-gather", "cumsum-gather"])
 def box_method(request, monkeypatch):
     """Runs the fixed layer with each way of taking its running sums and
@@ -105,7 +113,7 @@ def test_learnable_equals_haar_at_init(schedule):
      ("dyadic", 70, 128, True), ("linear", 150, 128, True), ("linear", 150, 128, False)],
 )
 def test_learnable_matches_reference_with_random_kernels(
-    schedule, time, max_kernel, fft
+    schedule, time, max_kernel, fft, fir_method
 ):
     rng = np.random.default_rng(2)
     x = rng.normal(size=(2, time, 12)).astype("float32")
@@ -178,8 +186,10 @@ def test_haar_is_causal_every_way(position, box_method):
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="graphs of unknown T: TF")
 @pytest.mark.parametrize("learnable", [False, True])
-def test_time_unknown_at_trace(learnable):
-    # The running sum without blocks and the FIR as a depthwise convolution.
+def test_time_unknown_at_trace(learnable, monkeypatch):
+    # The running sum without blocks and the FIR as a depthwise convolution,
+    # even where blocked products are asked for.
+    monkeypatch.setattr(wavelet, "MATMUL_BACKENDS", ("tensorflow",))
     import tensorflow as tf
 
     layer = CausalWavelet(max_kernel=32, schedule="linear", learnable=learnable)
@@ -199,7 +209,7 @@ def test_time_unknown_at_trace(learnable):
 
 
 @pytest.mark.parametrize("position", [0, 31, 40, 68])
-def test_learnable_is_causal_both_ways(position):
+def test_learnable_is_causal_both_ways(position, fir_method):
     # 70 steps, kernels up to 64 taps: blocks of 32, windows three blocks long.
     x = np.random.default_rng(4).normal(size=(2, 70, 8)).astype("float32")
     layer = CausalWavelet(max_kernel=64, learnable=True)
@@ -209,7 +219,7 @@ def test_learnable_is_causal_both_ways(position):
 
 
 @pytest.mark.parametrize("max_kernel,time,fft", [(16, 24, False), (40, 40, True), (64, 70, False)])
-def test_learnable_gradients_reach_every_tap_and_are_finite(max_kernel, time, fft):
+def test_learnable_gradients_reach_every_tap_and_are_finite(max_kernel, time, fft, fir_method):
     layer = CausalWavelet(max_kernel=max_kernel, schedule="linear", learnable=True, fft=fft)
     model = layer_model(layer, time, 8)
     rng = np.random.default_rng(5)
