@@ -231,18 +231,18 @@ class CausalWavelet(keras.layers.Layer):
 
     Cost: the fixed variant is O(B·T·E) with float32 running sums and no
     weights (on TensorFlow and JAX blocked into small triangular matrix
-    products, with one shift per kernel length). The learnable variant groups channels by the power of two that
-    bounds their length (kernels of up to 16 taps together) and filters each
-    group at once, taps past `f(i)` masked to zero, so short kernels never
-    pay for the long ones: on JAX and torch blocks of 32 time steps through
-    one dense matrix product per channel (5-15x faster there on CPU than a
-    depthwise convolution; future inputs meet exact zeros, so it is causal
-    for finite activations), on TensorFlow or with `T` unknown at trace time
-    a depthwise convolution (see `MATMUL_BACKENDS`).
-    Its one weight `taps` holds exactly `sum_i f(i)` numbers:
-    channel `i`'s kernel in lag order, channels one after another. Sums and
-    convolutions run in float32 under mixed precision; the output has the
-    input's dtype.
+    products, with one shift per kernel length). The learnable variant
+    groups channels by the power of two that bounds their length (kernels of
+    up to 16 taps together) and filters each group at once, taps past `f(i)`
+    masked to zero, so short kernels never pay for the long ones: on JAX and
+    torch blocks of 32 time steps through one dense matrix product per
+    channel (5-15x faster there on CPU than a depthwise convolution; future
+    inputs meet exact zeros, so it is causal for finite activations), on
+    TensorFlow or with `T` unknown at trace time a depthwise convolution
+    (see `MATMUL_BACKENDS`). Its one weight `taps` holds exactly
+    `sum_i f(i)` numbers: channel `i`'s kernel in lag order, channels one
+    after another. Sums and convolutions run in float32 under mixed
+    precision; the output has the input's dtype.
 
     After `build`, `kernel_sizes` is a numpy int array of length `E` with
     `f(i)` per channel (1 for pass-through channels).
@@ -350,7 +350,8 @@ class CausalWavelet(keras.layers.Layer):
             running = _running_sum(x)  # running[t] = sum_{m<=t} x[m]
             if len(self._runs) <= MAX_SHIFTS:
                 # One shift per length: window = running[t] - running[t - f].
-                parts = ops.split(running, [start for start, _ in self._runs[1:]], axis=-1)
+                starts = [start for start, _ in self._runs[1:]]
+                parts = ops.split(running, starts, axis=-1) if starts else [running]
                 windows = [
                     part if f >= t else part - ops.pad(part[:, : t - f], [[0, 0], [f, 0], [0, 0]])
                     for part, (_, f) in zip(parts, self._runs)

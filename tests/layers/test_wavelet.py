@@ -86,7 +86,11 @@ def test_fraction_rounds_half_up():
 
 
 @pytest.mark.parametrize("schedule", ["dyadic", "linear"])
-@pytest.mark.parametrize("shape,max_kernel", [((2, 37, 16), 16), ((1, 5, 8), 32), ((3, 64, 12), 64)])
+@pytest.mark.parametrize(
+    "shape,max_kernel",
+    # (2, 9, 4) with 2: one kernel length for all processed channels.
+    [((2, 37, 16), 16), ((1, 5, 8), 32), ((3, 64, 12), 64), ((2, 9, 4), 2)],
+)
 def test_haar_matches_reference(schedule, shape, max_kernel, box_method):
     x = np.random.default_rng(0).normal(size=shape).astype("float32")
     layer = CausalWavelet(max_kernel=max_kernel, schedule=schedule)
