@@ -128,6 +128,13 @@ def _check_float(layer, x):
         )
 
 
+def _split_channels(x, starts):
+    """Split x along its last axis before each index in `starts` (the first
+    part starts at 0). With no `starts`, [x]: TensorFlow and torch reject an
+    empty list of split points."""
+    return ops.split(x, starts, axis=-1) if starts else [x]
+
+
 def _toeplitz(h, rows, cols, shift):
     """W of shape (c, rows, cols) with W[c, w, t] = h[t + shift - w, c].
 
@@ -350,8 +357,7 @@ class CausalWavelet(keras.layers.Layer):
             running = _running_sum(x)  # running[t] = sum_{m<=t} x[m]
             if len(self._runs) <= MAX_SHIFTS:
                 # One shift per length: window = running[t] - running[t - f].
-                starts = [start for start, _ in self._runs[1:]]
-                parts = ops.split(running, starts, axis=-1) if starts else [running]
+                parts = _split_channels(running, [start for start, _ in self._runs[1:]])
                 windows = [
                     part if f >= t else part - ops.pad(part[:, : t - f], [[0, 0], [f, 0], [0, 0]])
                     for part, (_, f) in zip(parts, self._runs)
@@ -376,8 +382,7 @@ class CausalWavelet(keras.layers.Layer):
         static_t = x.shape[1]
         # One split, not a slice per group: torch's gradient of a slice fills
         # a zero tensor of the whole input for each.
-        ends = [end for end, _, _ in self._groups[:-1]]
-        parts = ops.split(x, ends, axis=-1) if ends else [x]
+        parts = _split_channels(x, [end for end, _, _ in self._groups[:-1]])
         outputs = []
         for (_, gather, valid), xg in zip(self._groups, parts):
             if static_t is not None and static_t < gather.shape[0]:
