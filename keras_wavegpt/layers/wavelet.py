@@ -186,14 +186,21 @@ def _block_causal_conv(x, h, block):
     return ops.transpose(y, (1, 2, 0))
 
 
+def _head(x, steps):
+    """x[:, :steps] as a split, not a strided slice: TensorFlow's gradient of
+    a strided slice (StridedSliceGrad) cost more on CPU than all the rest of
+    the Haar layer's backward pass; a split's gradient is a concatenation."""
+    return x if steps == x.shape[1] else ops.split(x, [steps], axis=1)[0]
+
+
 def _running_sum(x, block=BLOCK_STEPS):
     """ops.cumsum(x, axis=1) for x (B, T, n) with T known, blockwise.
 
     Within each block of `block` steps the prefix sums are one product with a
     lower-triangular matrix of ones; each block then adds the total of the
-    blocks before it (a cumulative sum over T / block steps). Still O(T) work
-    per channel for a fixed block, but dense products where TensorFlow's and
-    XLA's CPU scans along a middle axis are slow.
+    blocks before it (one product with a strictly lower-triangular matrix).
+    Still O(T) work per channel for a fixed block, but dense products where
+    TensorFlow's and XLA's CPU scans along a middle axis are slow.
     """
     time, n = x.shape[1], x.shape[2]
     block = min(block, time)
@@ -201,11 +208,13 @@ def _running_sum(x, block=BLOCK_STEPS):
     padded = ops.pad(x, [[0, 0], [0, blocks * block - time], [0, 0]])
     padded = ops.reshape(padded, (-1, blocks, block, n))  # (B, J, block, n)
     within = ops.matmul(np.tril(np.ones((block, block), "float32")), padded)
+    total = ops.reshape(ops.split(within, [block - 1], axis=2)[1], (-1, blocks, n))
     # Sum of the earlier blocks, never a difference: a later block's total
-    # must not reach an earlier one through round-off.
-    before = ops.cumsum(within[:, :-1, -1], axis=1)  # (B, J - 1, n)
+    # must not reach an earlier one, through round-off or a NaN.
+    before = ops.cumsum(_head(total, blocks - 1), axis=1)  # (B, J - 1, n)
     before = ops.pad(before, [[0, 0], [1, 0], [0, 0]])
-    return ops.reshape(within + before[:, :, None], (-1, blocks * block, n))[:, :time]
+    running = within + ops.expand_dims(before, 2)  # (B, J, block, n)
+    return _head(ops.reshape(running, (-1, blocks * block, n)), time)
 
 
 def _fft_causal_conv(x, h, time):
@@ -238,7 +247,9 @@ class CausalWavelet(keras.layers.Layer):
 
     Cost: the fixed variant is O(B·T·E) with float32 running sums and no
     weights (on TensorFlow and JAX blocked into small triangular matrix
-    products, with one shift per kernel length). The learnable variant
+    products, with one shift per kernel length: causal for finite
+    activations, a NaN or inf reaching the earlier steps of its 32-step
+    block through 0·inf). The learnable variant
     groups channels by the power of two that bounds their length (kernels of
     up to 16 taps together) and filters each group at once, taps past `f(i)`
     masked to zero, so short kernels never pay for the long ones: on JAX and
@@ -359,7 +370,7 @@ class CausalWavelet(keras.layers.Layer):
                 # One shift per length: window = running[t] - running[t - f].
                 parts = _split_channels(running, [start for start, _ in self._runs[1:]])
                 windows = [
-                    part if f >= t else part - ops.pad(part[:, : t - f], [[0, 0], [f, 0], [0, 0]])
+                    part if f >= t else part - ops.pad(_head(part, t - f), [[0, 0], [f, 0], [0, 0]])
                     for part, (_, f) in zip(parts, self._runs)
                 ]
                 return ops.concatenate(windows, axis=-1) / lengths

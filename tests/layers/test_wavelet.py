@@ -188,6 +188,14 @@ def test_haar_is_causal_every_way(position, box_method):
     assert_causal(CausalWavelet(max_kernel=64), x, lambda v: v * 10.0 + 3.0, position)
 
 
+@pytest.mark.parametrize("position", [31, 63])
+def test_haar_keeps_nan_in_later_blocks(position, box_method):
+    # Blocked sums multiply a block's inputs by zeros, so a NaN reaches the
+    # earlier steps of its own block; it must not cross a block boundary.
+    x = np.random.default_rng(5).normal(size=(2, 70, 8)).astype("float32")
+    assert_causal(CausalWavelet(max_kernel=64), x, lambda v: v * np.nan, position)
+
+
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="graphs of unknown T: TF")
 @pytest.mark.parametrize("learnable", [False, True])
 def test_time_unknown_at_trace(learnable, monkeypatch):
