@@ -28,8 +28,9 @@ MIN_GROUP_TAPS = 16
 # Backends whose learnable layer runs as time-blocked matrix products (see
 # `_block_causal_conv`) when T is known. The GPT step on CPU against `none`,
 # side by side: XLA's depthwise convolution 1.23x, blocked 0.95x; torch 1.12x,
-# 1.09x. TensorFlow's convolution wins at the small preset (1.05x vs 1.07-1.10x)
-# and loses at the paper's (1.19x vs 1.11x); add "tensorflow" for long contexts.
+# 1.06x. TensorFlow's convolution wins at contexts of 128 and 256 (1.03x vs
+# 1.06x, 1.10x vs 1.18x) and loses at the paper's 512 (1.15x vs 1.06x); add
+# "tensorflow" for long contexts.
 MATMUL_BACKENDS = ("jax", "torch")
 # Time steps per block of `_block_causal_conv` (fewer for shorter kernels)
 # and of `_running_sum`.
@@ -128,11 +129,11 @@ def _check_float(layer, x):
         )
 
 
-def _split_channels(x, starts):
-    """Split x along its last axis before each index in `starts` (the first
+def _split_channels(x, starts, axis=-1):
+    """Split x along its channel axis before each index in `starts` (the first
     part starts at 0). With no `starts`, [x]: TensorFlow and torch reject an
     empty list of split points."""
-    return ops.split(x, starts, axis=-1) if starts else [x]
+    return ops.split(x, starts, axis=axis) if starts else [x]
 
 
 def _toeplitz(h, rows, cols, shift):
@@ -159,38 +160,37 @@ def _toeplitz(h, rows, cols, shift):
 
 
 def _block_causal_conv(x, h, block):
-    """y[:, t, c] = sum_k h[k, c] x[:, t - k, c] as one matrix product per channel.
+    """y[c, :, t] = sum_k h[k, c] x[c, :, t - k] as one matrix product per channel.
 
-    x: (B, T, c) with T known; h: (K, c) in lag order. Time is cut into J
-    blocks of `block` steps; output block j reads a window of the M + 1
-    blocks ending with its own (M blocks back reach lag K - 1) through a
-    (window, block) Toeplitz matrix of taps. Costs B·T·c·(M + 1)·block
-    multiply-adds instead of B·T·c·K, in dense products that CPUs run 5-15x
-    faster than XLA's or torch's depthwise convolutions. Inputs after t meet
-    exact zeros: causal for finite activations (a NaN or inf reaches earlier
-    steps of its block through 0·inf, as through any matrix product).
+    x: (c, B, T), channels first, with T known; h: (K, c) in lag order.
+    Time is cut into J blocks of `block` steps; output block j reads a
+    window of the M + 1 blocks ending with its own (M blocks back reach lag
+    K - 1) through a (window, block) Toeplitz matrix of taps. Costs
+    B·T·c·(M + 1)·block multiply-adds instead of B·T·c·K, in dense products
+    that CPUs run 5-15x faster than XLA's or torch's depthwise convolutions;
+    channels first, each is one contiguous batched matmul. Inputs after t
+    meet exact zeros: causal for finite activations (a NaN or inf reaches
+    earlier steps of its block through 0·inf, as through any matrix product).
     """
-    time, c = x.shape[1], x.shape[2]
+    c, time = x.shape[0], x.shape[2]
     blocks = -(-time // block)
     back = min(-(-(h.shape[0] - 1) // block), blocks - 1)  # M
     w = _toeplitz(h, (back + 1) * block, block, back * block)  # (c, L, block)
-    # Channels first, so each product is one contiguous batched matmul.
-    padded = ops.transpose(x, (2, 0, 1))  # (c, B, T)
-    padded = ops.pad(padded, [[0, 0], [0, 0], [back * block, blocks * block - time]])
+    padded = ops.pad(x, [[0, 0], [0, 0], [back * block, blocks * block - time]])
     padded = ops.reshape(padded, (c, -1, blocks + back, block))  # (c, B, J + M, block)
     index = np.arange(blocks)[:, None] + np.arange(back + 1)  # (J, M + 1)
     frames = ops.take(padded, index, axis=2)  # (c, B, J, M + 1, block)
     frames = ops.reshape(frames, (c, -1, (back + 1) * block))  # (c, B·J, L)
     y = ops.matmul(frames, w)  # (c, B·J, block)
-    y = ops.reshape(y, (c, -1, blocks * block))[:, :, :time]  # (c, B, T)
-    return ops.transpose(y, (1, 2, 0))
+    return _head(ops.reshape(y, (c, -1, blocks * block)), time, axis=2)  # (c, B, T)
 
 
-def _head(x, steps):
-    """x[:, :steps] as a split, not a strided slice: TensorFlow's gradient of
-    a strided slice (StridedSliceGrad) cost more on CPU than all the rest of
-    the Haar layer's backward pass; a split's gradient is a concatenation."""
-    return x if steps == x.shape[1] else ops.split(x, [steps], axis=1)[0]
+def _head(x, steps, axis=1):
+    """The first `steps` entries along `axis`, as a split, not a strided
+    slice: TensorFlow's gradient of a strided slice (StridedSliceGrad) cost
+    more on CPU than all the rest of the Haar layer's backward pass; a
+    split's gradient is a concatenation."""
+    return x if steps == x.shape[axis] else ops.split(x, [steps], axis=axis)[0]
 
 
 def _running_sum(x, block=BLOCK_STEPS):
@@ -218,17 +218,18 @@ def _running_sum(x, block=BLOCK_STEPS):
 
 
 def _fft_causal_conv(x, h, time):
-    """y[:, t, c] = sum_k h[k, c] x[:, t - k, c] via a zero-padded float32 FFT.
+    """y[c, :, t] = sum_k h[k, c] x[c, :, t - k] via a zero-padded float32 FFT.
 
-    x: (B, T, c); h: (K, c) in lag order. Padding to >= T + K - 1 makes the
-    circular convolution linear, so nothing wraps from the end to the start;
-    future samples still reach the past through round-off (~1e-7 relative).
+    x: (c, B, T), channels first; h: (K, c) in lag order. Padding to
+    >= T + K - 1 makes the circular convolution linear, so nothing wraps from
+    the end to the start; future samples still reach the past through
+    round-off (~1e-7 relative).
     """
     size = 1 << (time + h.shape[0] - 2).bit_length()
-    xr, xi = ops.rfft(ops.transpose(x, (0, 2, 1)), size)  # (B, c, F)
+    xr, xi = ops.rfft(x, size)  # (c, B, F)
     hr, hi = ops.rfft(ops.transpose(h), size)  # (c, F)
-    y = ops.irfft((xr * hr - xi * hi, xr * hi + xi * hr), size)[:, :, :time]
-    return ops.transpose(y, (0, 2, 1))  # (B, T, c)
+    hr, hi = hr[:, None], hi[:, None]
+    return _head(ops.irfft((xr * hr - xi * hi, xr * hi + xi * hr), size), time, axis=2)
 
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
@@ -391,9 +392,16 @@ class CausalWavelet(keras.layers.Layer):
         products (`MATMUL_BACKENDS`, T known), FFTs (`fft`), or a depthwise
         convolution."""
         static_t = x.shape[1]
+        blocked = static_t is not None and keras.backend.backend() in MATMUL_BACKENDS
+        if blocked:
+            # Channels first once for all groups: each group's split, product
+            # and concatenation then moves contiguous rows (per group, the
+            # transposes had cost TensorFlow more than the products).
+            x = ops.transpose(x, (2, 0, 1))  # (n, B, T)
+        axis = 0 if blocked else -1
         # One split, not a slice per group: torch's gradient of a slice fills
         # a zero tensor of the whole input for each.
-        parts = _split_channels(x, [end for end, _, _ in self._groups[:-1]])
+        parts = _split_channels(x, [end for end, _, _ in self._groups[:-1]], axis)
         outputs = []
         for (_, gather, valid), xg in zip(self._groups, parts):
             if static_t is not None and static_t < gather.shape[0]:
@@ -402,16 +410,20 @@ class CausalWavelet(keras.layers.Layer):
             h = ops.multiply(ops.take(self.taps, gather), valid)  # (K, c), lag order
             taps = gather.shape[0]
             if self.fft and static_t is not None and taps >= FFT_MIN_TAPS:
-                outputs.append(_fft_causal_conv(xg, h, static_t))
-                continue
-            if static_t is not None and keras.backend.backend() in MATMUL_BACKENDS:
+                if blocked:
+                    outputs.append(_fft_causal_conv(xg, h, static_t))
+                else:
+                    y = _fft_causal_conv(ops.transpose(xg, (2, 0, 1)), h, static_t)
+                    outputs.append(ops.transpose(y, (1, 2, 0)))
+            elif blocked:
                 block = min(static_t, taps, BLOCK_STEPS)
                 outputs.append(_block_causal_conv(xg, h, block))
-                continue
-            xg = ops.pad(xg, [[0, 0], [taps - 1, 0], [0, 0]])
-            # Convolution correlates, so the oldest lag comes first.
-            outputs.append(ops.depthwise_conv(xg, ops.flip(h, axis=0)[:, :, None]))
-        return ops.concatenate(outputs, axis=-1)
+            else:
+                xg = ops.pad(xg, [[0, 0], [taps - 1, 0], [0, 0]])
+                # Convolution correlates, so the oldest lag comes first.
+                outputs.append(ops.depthwise_conv(xg, ops.flip(h, axis=0)[:, :, None]))
+        y = ops.concatenate(outputs, axis=axis)
+        return ops.transpose(y, (1, 2, 0)) if blocked else y
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
