@@ -25,13 +25,14 @@ FFT_MIN_TAPS = 32
 # kernel length, kernels of up to this many taps in one group: fewer, larger
 # operations for a few zero taps.
 MIN_GROUP_TAPS = 16
-# Backends whose learnable layer runs as time-blocked matrix products (see
-# `_block_causal_conv`) when T is known. The GPT step on CPU against `none`,
-# side by side: XLA's depthwise convolution 1.23x, blocked 0.95x; torch 1.12x,
-# 1.06x. TensorFlow's convolution wins at contexts of 128 and 256 (1.03x vs
-# 1.06x, 1.10x vs 1.18x) and loses at the paper's 512 (1.15x vs 1.06x); add
-# "tensorflow" for long contexts.
-MATMUL_BACKENDS = ("jax", "torch")
+# From how many time steps (T known) each backend's learnable layer runs as
+# time-blocked matrix products (see `_block_causal_conv`); a backend not named
+# here, and any graph of unknown T, uses a depthwise convolution. The GPT
+# step on CPU against `none`, side by side: XLA's depthwise convolution 1.23x,
+# blocked 0.95x; torch 1.12x, 1.06x. TensorFlow's convolution wins at
+# contexts of 128 and 256 (1.03x vs 1.06x; 1.10x vs 1.18x) and loses at the
+# paper's 512 (1.15x vs 1.06x).
+MATMUL_FROM_STEPS = {"jax": 1, "torch": 1, "tensorflow": 512}
 # Time steps per block of `_block_causal_conv` (fewer for shorter kernels)
 # and of `_running_sum`.
 BLOCK_STEPS = 32
@@ -248,20 +249,19 @@ class CausalWavelet(keras.layers.Layer):
 
     Cost: the fixed variant is O(B·T·E) with float32 running sums and no
     weights (on TensorFlow and JAX blocked into small triangular matrix
-    products, with one shift per kernel length: causal for finite
-    activations, a NaN or inf reaching the earlier steps of its 32-step
-    block through 0·inf). The learnable variant
-    groups channels by the power of two that bounds their length (kernels of
-    up to 16 taps together) and filters each group at once, taps past `f(i)`
-    masked to zero, so short kernels never pay for the long ones: on JAX and
-    torch blocks of 32 time steps through one dense matrix product per
-    channel (5-15x faster there on CPU than a depthwise convolution; future
-    inputs meet exact zeros, so it is causal for finite activations), on
-    TensorFlow or with `T` unknown at trace time a depthwise convolution
-    (see `MATMUL_BACKENDS`). Its one weight `taps` holds exactly
-    `sum_i f(i)` numbers: channel `i`'s kernel in lag order, channels one
-    after another. Sums and convolutions run in float32 under mixed
-    precision; the output has the input's dtype.
+    products, with one shift per kernel length: causal for finite activations,
+    a NaN or inf reaching the earlier steps of its 32-step block through
+    0·inf). The learnable variant groups channels by the power of two that
+    bounds their length (kernels of up to 16 taps together) and filters each
+    group at once, taps past `f(i)` masked to zero, so short kernels never pay
+    for the long ones: on JAX and torch (TensorFlow from T = 512) blocks of 32
+    time steps through one dense matrix product per channel (5-15x faster
+    there on CPU than a depthwise convolution; future inputs meet exact zeros,
+    so it is causal for finite activations), otherwise or with `T` unknown at
+    trace time a depthwise convolution (see `MATMUL_FROM_STEPS`). Its one
+    weight `taps` holds exactly `sum_i f(i)` numbers: channel `i`'s kernel in
+    lag order, channels one after another. Sums and convolutions run in
+    float32 under mixed precision; the output has the input's dtype.
 
     After `build`, `kernel_sizes` is a numpy int array of length `E` with
     `f(i)` per channel (1 for pass-through channels).
@@ -389,10 +389,12 @@ class CausalWavelet(keras.layers.Layer):
 
     def _fir(self, x):
         """Causal FIR per group of similar kernel lengths: time-blocked matrix
-        products (`MATMUL_BACKENDS`, T known), FFTs (`fft`), or a depthwise
+        products (`MATMUL_FROM_STEPS`, T known), FFTs (`fft`), or a depthwise
         convolution."""
         static_t = x.shape[1]
-        blocked = static_t is not None and keras.backend.backend() in MATMUL_BACKENDS
+        blocked = static_t is not None and static_t >= MATMUL_FROM_STEPS.get(
+            keras.backend.backend(), math.inf
+        )
         if blocked:
             # Channels first once for all groups: each group's split, product
             # and concatenation then moves contiguous rows (per group, the

@@ -43,8 +43,8 @@ def ref_ema(x, alphas, start):
 def fir_method(request, monkeypatch):
     """Runs the learnable layer as a depthwise convolution and as blocked
     matrix products, whichever its backend uses by default."""
-    matmul = (keras.backend.backend(),) if request.param == "matmul" else ()
-    monkeypatch.setattr(wavelet, "MATMUL_BACKENDS", matmul)
+    matmul = {keras.backend.backend(): 1} if request.param == "matmul" else {}
+    monkeypatch.setattr(wavelet, "MATMUL_FROM_STEPS", matmul)
 
 
 @pytest.fixture(params=["blocked-shift", "blocked-gather", "cumsum-gather"])
@@ -201,7 +201,7 @@ def test_haar_keeps_nan_in_later_blocks(position, box_method):
 def test_time_unknown_at_trace(learnable, monkeypatch):
     # The running sum without blocks and the FIR as a depthwise convolution,
     # even where blocked products are asked for.
-    monkeypatch.setattr(wavelet, "MATMUL_BACKENDS", ("tensorflow",))
+    monkeypatch.setattr(wavelet, "MATMUL_FROM_STEPS", {"tensorflow": 1})
     import tensorflow as tf
 
     layer = CausalWavelet(max_kernel=32, schedule="linear", learnable=learnable)
