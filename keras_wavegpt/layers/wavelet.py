@@ -160,6 +160,15 @@ def _toeplitz(h, rows, cols, shift):
     return ops.transpose(ops.flip(hankel, axis=1), (0, 2, 1))  # r = cols - 1 - t
 
 
+def _head(x, steps, axis=1):
+    """The first `steps` entries along `axis`, taken by a split, not a strided
+    slice: TensorFlow's gradient of a strided slice (StridedSliceGrad, which
+    fills a zero tensor of the whole input) took about half of the Haar
+    layer's forward-and-backward time on CPU; a split's gradient is a
+    concatenation."""
+    return x if steps == x.shape[axis] else ops.split(x, [steps], axis=axis)[0]
+
+
 def _block_causal_conv(x, h, block):
     """y[c, :, t] = sum_k h[k, c] x[c, :, t - k] as one matrix product per channel.
 
@@ -186,22 +195,14 @@ def _block_causal_conv(x, h, block):
     return _head(ops.reshape(y, (c, -1, blocks * block)), time, axis=2)  # (c, B, T)
 
 
-def _head(x, steps, axis=1):
-    """The first `steps` entries along `axis`, as a split, not a strided
-    slice: TensorFlow's gradient of a strided slice (StridedSliceGrad) cost
-    more on CPU than all the rest of the Haar layer's backward pass; a
-    split's gradient is a concatenation."""
-    return x if steps == x.shape[axis] else ops.split(x, [steps], axis=axis)[0]
-
-
 def _running_sum(x, block=BLOCK_STEPS):
     """ops.cumsum(x, axis=1) for x (B, T, n) with T known, blockwise.
 
     Within each block of `block` steps the prefix sums are one product with a
     lower-triangular matrix of ones; each block then adds the total of the
-    blocks before it (one product with a strictly lower-triangular matrix).
-    Still O(T) work per channel for a fixed block, but dense products where
-    TensorFlow's and XLA's CPU scans along a middle axis are slow.
+    blocks before it (a cumulative sum over T / block steps). Still O(T) work
+    per channel for a fixed block, but dense products where TensorFlow's and
+    XLA's CPU scans along a middle axis are slow.
     """
     time, n = x.shape[1], x.shape[2]
     block = min(block, time)
@@ -370,10 +371,11 @@ class CausalWavelet(keras.layers.Layer):
             if len(self._runs) <= MAX_SHIFTS:
                 # One shift per length: window = running[t] - running[t - f].
                 parts = _split_channels(running, [start for start, _ in self._runs[1:]])
-                windows = [
-                    part if f >= t else part - ops.pad(_head(part, t - f), [[0, 0], [f, 0], [0, 0]])
-                    for part, (_, f) in zip(parts, self._runs)
-                ]
+                windows = []
+                for part, (_, f) in zip(parts, self._runs):
+                    if f < t:  # longer windows only meet the zero padding
+                        part = part - ops.pad(_head(part, t - f), [[0, 0], [f, 0], [0, 0]])
+                    windows.append(part)
                 return ops.concatenate(windows, axis=-1) / lengths
         else:
             t = ops.shape(x)[1]
