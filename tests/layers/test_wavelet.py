@@ -30,6 +30,14 @@ def ref_fir(x, kernels, start):
     return y
 
 
+def assign_random_kernels(layer, rng, start):
+    """Random taps for a built learnable layer; returns each processed
+    channel's kernel (channels from `start`), in lag order."""
+    taps = rng.normal(size=layer.taps.shape).astype("float32")
+    layer.taps.assign(taps)
+    return np.split(taps, np.cumsum(layer.kernel_sizes[start:])[:-1])
+
+
 def ref_ema(x, alphas, start):
     y = x.astype(np.float64).copy()
     for c, a in enumerate(alphas):
@@ -123,12 +131,8 @@ def test_learnable_matches_reference_with_random_kernels(
     x = rng.normal(size=(2, time, 12)).astype("float32")
     layer = CausalWavelet(max_kernel=max_kernel, schedule=schedule, learnable=True, fft=fft)
     layer.build(x.shape)
-    taps = rng.normal(size=layer.taps.shape).astype("float32")
-    layer.taps.assign(taps)
-    # Channel by channel, each kernel in lag order.
-    lengths = layer.kernel_sizes[6:]
-    kernels = np.split(taps, np.cumsum(lengths)[:-1])
-    assert [len(k) for k in kernels] == lengths.tolist()
+    kernels = assign_random_kernels(layer, rng, 6)
+    assert [len(k) for k in kernels] == layer.kernel_sizes[6:].tolist()
     np.testing.assert_allclose(to_numpy(layer(x)), ref_fir(x, kernels, 6), atol=1e-4)
 
 
@@ -211,10 +215,7 @@ def test_time_unknown_at_trace(learnable, monkeypatch):
     for time in (5, 37):
         x = rng.normal(size=(2, time, 12)).astype("float32")
         if learnable:
-            layer.taps.assign(rng.normal(size=layer.taps.shape).astype("float32"))
-            lengths = layer.kernel_sizes[6:]
-            kernels = np.split(layer.taps.numpy(), np.cumsum(lengths)[:-1])
-            expected = ref_fir(x, kernels, 6)
+            expected = ref_fir(x, assign_random_kernels(layer, rng, 6), 6)
         else:
             expected = ref_moving_average(x, kernel_schedule(12, 32, schedule="linear"))
         np.testing.assert_allclose(call(x).numpy(), expected, atol=1e-4)
