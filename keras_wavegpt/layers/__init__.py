@@ -1,5 +1,7 @@
 """Layers: residual-stream mixers and the pieces of the decoder."""
 
+from keras_wavegpt.layers.canon import CanonLayer
+from keras_wavegpt.layers.chain import MixerChain
 from keras_wavegpt.layers.decoder import DSPDecoderBlock
 from keras_wavegpt.layers.embedding import GPTEmbedding
 from keras_wavegpt.layers.filterbank import (
@@ -8,9 +10,11 @@ from keras_wavegpt.layers.filterbank import (
 )
 from keras_wavegpt.layers.registry import (
     get_mixer,
+    is_mixer,
     mixer_arguments,
     mixer_names,
     mixer_placement,
+    mixer_scope,
     register_mixer,
 )
 from keras_wavegpt.layers.multirate import (

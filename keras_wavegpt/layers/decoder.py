@@ -1,8 +1,12 @@
-"""A pre-LayerNorm decoder block with three optional DSP slots."""
+"""A pre-LayerNorm decoder block with five optional DSP slots."""
 
 import keras
 
 from keras_wavegpt.layers.wavelet import _check_float, _check_stream
+
+
+SLOTS = ("pre_attention", "post_attention", "post_mlp", "attention_input",
+         "feedforward_input")
 
 
 def _slot(layer):
@@ -15,13 +19,13 @@ def _slot(layer):
 class DSPDecoderBlock(keras.layers.Layer):
     """Causal self-attention and MLP blocks with DSP layers in between.
 
-        x = pre_attention(x)                                  # slot 1
-        x = x + Dropout(MHA(LN(x)))         # causal unless causal=False
-        x = post_attention(x)                                 # slot 2
-        x = x + Dropout(W2 gelu(W1 LN(x)))
-        x = post_mlp(x)                                       # slot 3
+        x = pre_attention(x)
+        x = x + Dropout(MHA(attention_input(LN(x))))   # causal unless causal=False
+        x = post_attention(x)
+        x = x + Dropout(W2 gelu(W1 feedforward_input(LN(x))))
+        x = post_mlp(x)
 
-    Each slot is any `(B, T, D) -> (B, T, D)` layer or `None`. With all three
+    Each slot is any `(B, T, D) -> (B, T, D)` layer or `None`. With all five
     `None` this is the same function, with the same weights in the same order,
     as keras_hub's `TransformerDecoder(normalize_first=True)` without cross
     attention, the block of `build_gpt`'s other variants.
@@ -35,9 +39,14 @@ class DSPDecoderBlock(keras.layers.Layer):
         layer_norm_epsilon: epsilon of both LayerNorms.
         causal: mask attention to earlier positions; `False` makes this an
             encoder block (the keras_hub `TransformerEncoder` equivalent).
-        pre_attention: slot 1 (the multirate decomposition).
-        post_attention: slot 2 (LFO routing).
-        post_mlp: slot 3 (the channel bottleneck).
+        pre_attention: before the attention sublayer, on the residual stream
+            (the multirate decomposition).
+        attention_input: after the attention's LayerNorm, on the attention's
+            input only (Canon-A).
+        post_attention: after the attention's residual add (LFO routing).
+        feedforward_input: after the MLP's LayerNorm, on the MLP's input only
+            (Canon-C).
+        post_mlp: after the MLP's residual add (the channel bottleneck).
         **kwargs: standard layer arguments.
 
     Shapes: `(B, T, D)` -> `(B, T, D)`.
@@ -64,6 +73,8 @@ class DSPDecoderBlock(keras.layers.Layer):
         pre_attention=None,
         post_attention=None,
         post_mlp=None,
+        attention_input=None,
+        feedforward_input=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -79,6 +90,8 @@ class DSPDecoderBlock(keras.layers.Layer):
         self.pre_attention = _slot(pre_attention)
         self.post_attention = _slot(post_attention)
         self.post_mlp = _slot(post_mlp)
+        self.attention_input = _slot(attention_input)
+        self.feedforward_input = _slot(feedforward_input)
 
     def build(self, input_shape):
         _check_stream(self, input_shape)
@@ -119,7 +132,8 @@ class DSPDecoderBlock(keras.layers.Layer):
         self.feedforward_dropout = keras.layers.Dropout(
             self.dropout, name="feedforward_dropout", dtype=self.dtype_policy
         )
-        for slot in (self.pre_attention, self.post_attention, self.post_mlp):
+        for slot in SLOTS:
+            slot = getattr(self, slot)
             if slot is not None and not slot.built:
                 slot.build(input_shape)
 
@@ -129,11 +143,15 @@ class DSPDecoderBlock(keras.layers.Layer):
         if self.pre_attention is not None:
             x = self.pre_attention(x)
         h = self.self_attention_layer_norm(x)
+        if self.attention_input is not None:
+            h = self.attention_input(h)
         h = self.self_attention(h, h, use_causal_mask=self.causal, training=training)
         x = x + self.self_attention_dropout(h, training=training)
         if self.post_attention is not None:
             x = self.post_attention(x)
         h = self.feedforward_layer_norm(x)
+        if self.feedforward_input is not None:
+            h = self.feedforward_input(h)
         h = self.feedforward_output_dense(self.feedforward_intermediate_dense(h))
         x = x + self.feedforward_dropout(h, training=training)
         if self.post_mlp is not None:
@@ -153,7 +171,7 @@ class DSPDecoderBlock(keras.layers.Layer):
             layer_norm_epsilon=self.layer_norm_epsilon,
             causal=self.causal,
         )
-        for slot in ("pre_attention", "post_attention", "post_mlp"):
+        for slot in SLOTS:
             layer = getattr(self, slot)
             config[slot] = None if layer is None else keras.saving.serialize_keras_object(layer)
         return config

@@ -59,7 +59,8 @@ def processed_channels(num_channels, fraction):
     return n
 
 
-def kernel_schedule(num_channels, max_kernel=512, fraction=0.5, schedule="dyadic"):
+def kernel_schedule(num_channels, max_kernel=512, fraction=0.5, schedule="dyadic",
+                    levels=None):
     """Kernel length `f(i)` for every channel of a width-`num_channels` stream.
 
     Pass-through channels `[0, E - n)` get 1. For the processed channels, in
@@ -67,19 +68,27 @@ def kernel_schedule(num_channels, max_kernel=512, fraction=0.5, schedule="dyadic
 
     - `"dyadic"`: levels `1..L` with `L = log2(max_kernel)`, level `j` having
       length `2**j`, spread linearly so each level gets about `n / L` channels
-      (processed channel `k` is at level `1 + floor(k * L / n)`).
+      (processed channel `k` is at level `1 + floor(k * L / n)`). `levels`
+      keeps only the listed levels, spread the same way: `(1, 2)` gives
+      kernels 2 and 4 (as `max_kernel=4` does), `(6, 7)` only 64 and 128.
     - `"linear"`: `f` grows linearly from 2 to `max_kernel`, rounded to the
       nearest integer (a single processed channel gets 2).
 
     Returns:
         numpy int64 array of shape `(num_channels,)`.
+
+    Example:
+
+    >>> kernel_schedule(8, max_kernel=16, levels=(3, 4)).tolist()
+    [1, 1, 1, 1, 8, 8, 16, 16]
     """
     _check_schedule(schedule, max_kernel)
+    levels = _check_levels(levels, schedule, max_kernel)
     n = processed_channels(num_channels, fraction)
     k = np.arange(n)
     if schedule == "dyadic":
-        levels = int(math.log2(max_kernel))
-        lengths = 2 ** (1 + (k * levels) // n)
+        chosen = np.asarray(levels or range(1, int(math.log2(max_kernel)) + 1))
+        lengths = 2 ** chosen[(k * len(chosen)) // n]
     else:
         lengths = np.rint(2 + (max_kernel - 2) * k / max(n - 1, 1))
     sizes = np.ones(num_channels, dtype=np.int64)
@@ -106,6 +115,31 @@ def _check_schedule(schedule, max_kernel):
             f"`max_kernel` must be a power of two with schedule='dyadic', got "
             f"{max_kernel}; use a power of two or schedule='linear'."
         )
+
+
+def _check_levels(levels, schedule, max_kernel):
+    """`levels` as a sorted tuple of ints in 1..log2(max_kernel), or None."""
+    if levels is None:
+        return None
+    if schedule != "dyadic":
+        raise ValueError(f"`levels` needs schedule='dyadic', got schedule={schedule!r}")
+    top = int(math.log2(max_kernel))
+    if isinstance(levels, (int, np.integer)) and not isinstance(levels, bool):
+        levels = (levels,)
+    if not isinstance(levels, (list, tuple)) or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in levels
+    ):
+        raise TypeError(f"`levels` must be a tuple of integers in 1..{top}, got {levels!r}")
+    if not levels:
+        raise ValueError(f"`levels` must name at least one level in 1..{top}, got {levels!r}")
+    outside = [v for v in levels if not 1 <= v <= top]
+    if outside:
+        raise ValueError(
+            f"`levels` {outside} are outside 1..{top} (log2 of max_kernel={max_kernel})"
+        )
+    if len(set(levels)) != len(levels):
+        raise ValueError(f"`levels` repeats a level: {tuple(levels)}")
+    return tuple(sorted(int(v) for v in levels))
 
 
 def _check_stream(layer, shape):
@@ -280,6 +314,11 @@ class CausalWavelet(keras.layers.Layer):
             of O(T K) per channel (30x faster for 128 taps on JAX CPU), but
             causal only up to round-off (~1e-7 relative), not exactly; a
             NaN or inf at any step reaches every step of its channel.
+        levels: with `schedule="dyadic"`, the levels to keep, a tuple of
+            integers in `1..log2(max_kernel)` (level `j` has length `2**j`).
+            Defaults to `None`, all of them. `(1, 2)` keeps the fine levels
+            (kernels 2 and 4), `(3, ..., L)` the coarse ones; the processed
+            channels spread over the kept levels as over all of them.
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Shapes: `(B, T, E)` -> `(B, T, E)`, any `T` (kernels longer than `T` see
@@ -306,6 +345,7 @@ class CausalWavelet(keras.layers.Layer):
         schedule="dyadic",
         learnable=False,
         fft=False,
+        levels=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -316,13 +356,14 @@ class CausalWavelet(keras.layers.Layer):
         self.schedule = schedule
         self.learnable = bool(learnable)
         self.fft = bool(fft)
+        self.levels = _check_levels(levels, schedule, max_kernel)
         self.kernel_sizes = None
 
     def build(self, input_shape):
         _check_stream(self, input_shape)
         channels = int(input_shape[-1])
         self.kernel_sizes = kernel_schedule(
-            channels, self.max_kernel, self.fraction, self.schedule
+            channels, self.max_kernel, self.fraction, self.schedule, self.levels
         )
         self._start = channels - processed_channels(channels, self.fraction)
         lengths = self.kernel_sizes[self._start :]
@@ -440,6 +481,7 @@ class CausalWavelet(keras.layers.Layer):
             schedule=self.schedule,
             learnable=self.learnable,
             fft=self.fft,
+            levels=self.levels,
         )
         return config
 

@@ -18,6 +18,7 @@ front end has no activation: the max over each patch is its nonlinearity.
 import keras
 import keras_hub
 
+from keras_wavegpt.layers.registry import mixer_scope
 from keras_wavegpt.models.gpt import _check_positive, block_stack
 
 
@@ -95,4 +96,4 @@ def build_audio_transformer(
     x = keras.layers.GlobalAveragePooling1D(name="pool")(x)  # (B, E)
     x = keras.layers.Dense(head_dim, activation="gelu", name="head")(x)  # (B, 2048)
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)  # (B, C)
-    return keras.Model(wave, logits, name=name or f"audio_transformer_{mixer}")
+    return keras.Model(wave, logits, name=name or f"audio_transformer_{mixer_scope(mixer)}")

@@ -12,6 +12,7 @@ whole sequence; inputs shorter than the context are padded at the front
 
 import keras
 
+from keras_wavegpt.layers.registry import mixer_scope
 from keras_wavegpt.models.gpt import decoder_stack
 
 
@@ -65,4 +66,4 @@ def build_sequence_classifier(
     x = x[:, -1, :]  # (B, E): the only position that has seen every token
     x = keras.layers.Dense(head_dim, activation="gelu", name="head")(x)  # (B, 2048)
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)  # (B, C)
-    return keras.Model(tokens, logits, name=name or f"classifier_{mixer}")
+    return keras.Model(tokens, logits, name=name or f"classifier_{mixer_scope(mixer)}")

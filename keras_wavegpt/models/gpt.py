@@ -24,7 +24,7 @@ import keras_hub
 
 from keras_wavegpt.layers.decoder import DSPDecoderBlock
 from keras_wavegpt.layers.embedding import GPTEmbedding
-from keras_wavegpt.layers.registry import get_mixer, mixer_placement
+from keras_wavegpt.layers.registry import get_mixer, mixer_placement, mixer_scope
 
 PRESETS = {
     # The paper's model (WaveletGPT §4): 10 blocks, width 128, context 512.
@@ -89,7 +89,7 @@ def build_gpt(
     )  # (B, T, E)
     x = keras.layers.Dense(head_dim, activation="gelu", name="head")(x)  # (B, T, 2048)
     logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)  # (B, T, V)
-    return keras.Model(tokens, logits, name=name or f"gpt_{mixer}")
+    return keras.Model(tokens, logits, name=name or f"gpt_{mixer_scope(mixer)}")
 
 
 def decoder_stack(

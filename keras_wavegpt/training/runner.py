@@ -18,7 +18,7 @@ import shutil
 import keras
 import numpy as np
 
-from keras_wavegpt.layers.registry import mixer_arguments, mixer_names
+from keras_wavegpt.layers.registry import is_mixer, mixer_arguments, mixer_names
 from keras_wavegpt.training import metrics
 from keras_wavegpt.training.callbacks import (
     LearningRateLogger,
@@ -92,10 +92,11 @@ class TrainConfig:
         if not self.variants:
             raise ValueError("`variants` is empty; name at least one mixer")
         specs = [parse_variant(v) for v in self.variants]
-        unknown = [mixer for _, mixer, _ in specs if mixer not in mixer_names()]
+        unknown = [mixer for _, mixer, _ in specs if not is_mixer(mixer)]
         if unknown:
             raise ValueError(
-                f"Unknown variants {unknown}; accepted values: {mixer_names()}"
+                f"Unknown variants {unknown}; accepted values: {mixer_names()} and their "
+                "compositions (haar+canon)"
             )
         labels = [label for label, _, _ in specs]
         if len(set(labels)) != len(labels):

@@ -12,9 +12,10 @@ from keras_wavegpt.layers import (
 
 
 def test_names():
-    assert set(mixer_names()) >= {"none", "haar", "learnable", "ema", "filterbank", "multirate"}
-    assert [mixer_placement(m) for m in ("haar", "filterbank", "multirate")] == [
-        "gap", "gap", "block"]
+    assert set(mixer_names()) >= {"none", "haar", "learnable", "ema", "filterbank", "canon",
+                                  "canon_block", "multirate"}
+    assert [mixer_placement(m) for m in ("haar", "filterbank", "canon_block", "multirate")] == [
+        "gap", "gap", "block", "block"]
 
 
 def test_factories_build_the_right_layers():
@@ -46,7 +47,7 @@ def test_multirate_returns_the_block_slots():
 
 
 def test_arguments():
-    assert set(mixer_arguments("haar")) == {"max_kernel", "fraction", "schedule"}
+    assert set(mixer_arguments("haar")) == {"max_kernel", "fraction", "schedule", "levels"}
     assert mixer_arguments("ema") == ("fraction",)
     assert mixer_arguments("none") == ()
     assert {"num_filters", "kernel_sizes", "adaptive"} <= set(mixer_arguments("filterbank"))

@@ -85,6 +85,34 @@ def test_paper_schedule_levels_one_to_nine():
     assert (np.diff(sizes[64:]) >= 0).all()
 
 
+@pytest.mark.parametrize(
+    "levels,expected",
+    [
+        ((1, 2), [2, 2, 2, 2, 4, 4, 4, 4]),  # the fine levels: max_kernel=4's schedule
+        ((6, 7), [64, 64, 64, 64, 128, 128, 128, 128]),  # the coarse ones
+        ((3, 5, 7), [8, 8, 8, 32, 32, 32, 128, 128]),
+        (4, [16] * 8),
+    ],
+)
+def test_levels_keep_only_the_chosen_dyadic_levels(levels, expected):
+    sizes = kernel_schedule(16, max_kernel=128, levels=levels)
+    assert sizes[8:].tolist() == expected and (sizes[:8] == 1).all()
+    all_levels = kernel_schedule(16, max_kernel=128, levels=tuple(range(1, 8)))
+    assert all_levels.tolist() == kernel_schedule(16, max_kernel=128).tolist()
+    assert kernel_schedule(16, 128, levels=(1, 2)).tolist() == kernel_schedule(16, 4).tolist()
+
+
+@pytest.mark.parametrize("learnable", [False, True])
+def test_levels_layer_matches_reference(learnable):
+    x = np.random.default_rng(11).normal(size=(2, 70, 16)).astype("float32")
+    layer = CausalWavelet(max_kernel=128, levels=(6, 7), learnable=learnable)
+    np.testing.assert_allclose(
+        to_numpy(layer(x)), ref_moving_average(x, layer.kernel_sizes), atol=2e-5
+    )
+    assert set(layer.kernel_sizes[8:].tolist()) == {64, 128}
+    assert CausalWavelet.from_config(layer.get_config()).levels == (6, 7)
+
+
 def test_fraction_rounds_half_up():
     assert (kernel_schedule(5, 4, fraction=0.5) > 1).sum() == 3
     assert (kernel_schedule(10, 4, fraction=1.0) > 1).sum() == 10
@@ -295,6 +323,12 @@ def test_layer_save_load_round_trip(layer_fn, tmp_path):
         (dict(fraction=0.0), ValueError, "fraction"),
         (dict(fraction=1.5), ValueError, "fraction"),
         (dict(schedule="cubic"), ValueError, "schedule"),
+        (dict(max_kernel=8, levels=()), ValueError, "levels"),
+        (dict(max_kernel=8, levels=(0, 1)), ValueError, "levels.*outside 1..3"),
+        (dict(max_kernel=8, levels=(4,)), ValueError, "levels.*outside 1..3"),
+        (dict(max_kernel=8, levels=(1, 1)), ValueError, "levels.*repeats"),
+        (dict(max_kernel=8, levels=(1.0,)), TypeError, "levels"),
+        (dict(max_kernel=8, levels=(1,), schedule="linear"), ValueError, "levels"),
     ],
 )
 def test_bad_arguments(kwargs, error, match):

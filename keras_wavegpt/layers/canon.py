@@ -1,0 +1,128 @@
+"""Canon layer: a short causal depthwise convolution, added back residually."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_wavegpt.layers.wavelet import (
+    _check_float,
+    _check_fraction,
+    _check_stream,
+    _head,
+    processed_channels,
+)
+
+
+@keras.saving.register_keras_serializable(package="keras_wavegpt")
+class CanonLayer(keras.layers.Layer):
+    """Causal short convolution per channel, added to its input (Canon layer).
+
+    For a processed channel `i`:
+
+        y_i[t] = x_i[t] + sum_{k = 0}^{K - 1} w_i[k] * x_i[t - k]
+
+    with `x_i[m] = 0` for `m < 0`. With `residual=False` the `x_i[t]` term is
+    left out. Channels `[0, E - n)` pass through, the last
+    `n = round(fraction * E)` are processed (all of them by default, as in
+    Allen-Zhu's Canon layers).
+
+    Initialisation: the layer starts as the identity, so a model with Canon
+    layers equals the same model without them at step 0 (as the learnable
+    wavelet starts as the Haar one). With `residual=True` every tap starts at
+    zero; the gradient of a tap is the correlation of the upstream gradient
+    with the lagged input, which is not zero, so the taps move from the first
+    step. With `residual=False` lag 0 starts at one and the others at zero.
+
+    The weight `kernel` has shape `(kernel_size, n)`, lag order. The sum runs
+    in float32 under mixed precision as `kernel_size` shifted copies (lags
+    that reach past the start of the sequence are skipped); the output has
+    the input's dtype. Exactly causal.
+
+    Args:
+        kernel_size: int. Taps per channel, the current step included.
+            Defaults to `4` (the Canon paper's).
+        fraction: float in (0, 1]. Share of channels processed, the last
+            ones. Defaults to `1.0`.
+        residual: bool. Add the input back. Defaults to `True`.
+        **kwargs: standard layer arguments (`name`, `dtype`, ...).
+
+    Shapes: `(B, T, E)` -> `(B, T, E)`.
+
+    Example:
+
+    >>> layer = CanonLayer(kernel_size=3)
+    >>> x = keras.ops.ones((1, 5, 2))
+    >>> bool(keras.ops.all(layer(x) == x))  # the identity at init
+    True
+    >>> layer.kernel.shape
+    (3, 2)
+
+    References:
+        Allen-Zhu, "Physics of Language Models: Part 4.1, Architecture Design
+        and the Magic of Canon Layers", 2025. https://arxiv.org/abs/2512.17351
+    """
+
+    def __init__(self, kernel_size=4, fraction=1.0, residual=True, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int):
+            raise TypeError(f"`kernel_size` must be a positive integer, got {kernel_size!r}")
+        if kernel_size < 1:
+            raise ValueError(f"`kernel_size` must be a positive integer, got {kernel_size}")
+        _check_fraction(fraction)
+        if not isinstance(residual, bool):
+            raise TypeError(f"`residual` must be a bool, got {residual!r}")
+        self.kernel_size = kernel_size
+        self.fraction = float(fraction)
+        self.residual = residual
+
+    def build(self, input_shape):
+        _check_stream(self, input_shape)
+        channels = int(input_shape[-1])
+        n = processed_channels(channels, self.fraction)
+        self._start = channels - n
+
+        def identity(shape, dtype=None):
+            taps = np.zeros(shape, "float32")
+            taps[0] = 0.0 if self.residual else 1.0
+            return ops.cast(taps, dtype)
+
+        self.kernel = self.add_weight(
+            name="kernel", shape=(self.kernel_size, n), initializer=identity,
+            dtype="float32", autocast=False,
+        )
+
+    def call(self, inputs):
+        _check_float(self, inputs)
+        if self._start:
+            keep, x = ops.split(inputs, [self._start], axis=-1)  # (B, T, E - n), (B, T, n)
+        else:
+            keep, x = None, inputs
+        x = ops.cast(x, "float32")  # (B, T, n)
+        y = x * self.kernel[0]
+        if self.residual:
+            y = y + x
+        time = x.shape[1]
+        for lag in range(1, self.kernel_size):
+            if time is not None and lag >= time:
+                break  # only the zero padding before the start
+            y = y + _shift(x, lag) * self.kernel[lag]
+        y = ops.cast(y, inputs.dtype)
+        return y if keep is None else ops.concatenate([keep, y], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            kernel_size=self.kernel_size, fraction=self.fraction, residual=self.residual
+        )
+        return config
+
+
+def _shift(x, lag):
+    """x delayed by `lag` steps along time, zeros first: (B, T, n)."""
+    time = x.shape[1]
+    if time is None:
+        return ops.pad(x, [[0, 0], [lag, 0], [0, 0]])[:, : ops.shape(x)[1]]
+    return ops.pad(_head(x, time - lag), [[0, 0], [lag, 0], [0, 0]])

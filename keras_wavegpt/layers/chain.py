@@ -1,0 +1,58 @@
+"""Mixers applied one after another, as one layer."""
+
+import keras
+
+from keras_wavegpt.layers.wavelet import _check_stream
+
+
+@keras.saving.register_keras_serializable(package="keras_wavegpt")
+class MixerChain(keras.layers.Layer):
+    """Residual-stream mixers composed in order: `y = m_k(...m_2(m_1(x)))`.
+
+    The registry builds one for a name such as `"haar+canon"` (see
+    `get_mixer`); it shows as one layer in a model summary and serializes
+    with its parts. Causal when every part is.
+
+    Args:
+        mixers: list of `(B, T, E) -> (B, T, E)` layers (or their serialized
+            configs), applied first to last. At least one.
+        **kwargs: standard layer arguments (`name`, `dtype`, ...).
+
+    Shapes: `(B, T, E)` -> `(B, T, E)`.
+
+    Example:
+
+    >>> from keras_wavegpt.layers import CanonLayer, CausalWavelet
+    >>> chain = MixerChain([CausalWavelet(max_kernel=8), CanonLayer()])
+    >>> chain(keras.ops.ones((2, 16, 8))).shape
+    (2, 16, 8)
+    """
+
+    def __init__(self, mixers, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(mixers, (list, tuple)) or not mixers:
+            raise ValueError(f"`mixers` must be a non-empty list of layers, got {mixers!r}")
+        self.mixers = [
+            m if isinstance(m, keras.layers.Layer) else keras.saving.deserialize_keras_object(m)
+            for m in mixers
+        ]
+
+    def build(self, input_shape):
+        _check_stream(self, input_shape)
+        for mixer in self.mixers:
+            if not mixer.built:
+                mixer.build(input_shape)
+
+    def call(self, inputs):
+        x = inputs  # (B, T, E)
+        for mixer in self.mixers:
+            x = mixer(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(mixers=[keras.saving.serialize_keras_object(m) for m in self.mixers])
+        return config
