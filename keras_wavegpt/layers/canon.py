@@ -54,7 +54,7 @@ class CanonLayer(keras.layers.Layer):
     >>> x = keras.ops.ones((1, 5, 2))
     >>> bool(keras.ops.all(layer(x) == x))  # the identity at init
     True
-    >>> layer.kernel.shape
+    >>> tuple(layer.kernel.shape)
     (3, 2)
 
     References:
@@ -108,6 +108,12 @@ class CanonLayer(keras.layers.Layer):
             y = y + _shift(x, lag) * self.kernel[lag]
         y = ops.cast(y, inputs.dtype)
         return y if keep is None else ops.concatenate([keep, y], axis=-1)
+
+    @property
+    def receptive_field(self):
+        """How many steps, the current one included, an output reads:
+        `kernel_size`. Cached generation keeps that many past inputs."""
+        return self.kernel_size
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -5,6 +5,14 @@ import keras
 from keras_wavegpt.layers.wavelet import _check_stream
 
 
+def receptive_field(layer):
+    """A mixer's `receptive_field` (see `CausalWavelet.receptive_field`):
+    1 for an identity, `None` (the whole past) for a layer that does not say."""
+    if isinstance(layer, keras.layers.Identity):
+        return 1
+    return getattr(layer, "receptive_field", None)
+
+
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
 class MixerChain(keras.layers.Layer):
     """Residual-stream mixers composed in order: `y = m_k(...m_2(m_1(x)))`.
@@ -24,7 +32,7 @@ class MixerChain(keras.layers.Layer):
 
     >>> from keras_wavegpt.layers import CanonLayer, CausalWavelet
     >>> chain = MixerChain([CausalWavelet(max_kernel=8), CanonLayer()])
-    >>> chain(keras.ops.ones((2, 16, 8))).shape
+    >>> tuple(chain(keras.ops.ones((2, 16, 8))).shape)
     (2, 16, 8)
     """
 
@@ -48,6 +56,15 @@ class MixerChain(keras.layers.Layer):
         for mixer in self.mixers:
             x = mixer(x)
         return x
+
+    @property
+    def receptive_field(self):
+        """How many steps, the current one included, an output reads:
+        the parts' fields chained, `sum(r - 1) + 1`; `None` if a part reads the whole past. Cached generation keeps that many past inputs."""
+        fields = [receptive_field(m) for m in self.mixers]
+        if None in fields:
+            return None
+        return sum(f - 1 for f in fields) + 1
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

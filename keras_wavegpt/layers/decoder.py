@@ -1,6 +1,7 @@
 """A pre-LayerNorm decoder block with five optional DSP slots."""
 
 import keras
+from keras import ops
 
 from keras_wavegpt.layers.wavelet import _check_float, _check_stream
 
@@ -137,15 +138,19 @@ class DSPDecoderBlock(keras.layers.Layer):
             if slot is not None and not slot.built:
                 slot.build(input_shape)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, padding_mask=None, training=None):
+        """`padding_mask` `(B, T)`, optional: keys where it is 0 or False are
+        hidden from attention."""
         _check_float(self, inputs)
+        mask = None if padding_mask is None else ops.cast(padding_mask, "bool")[:, None, :]
         x = inputs  # (B, T, D)
         if self.pre_attention is not None:
             x = self.pre_attention(x)
         h = self.self_attention_layer_norm(x)
         if self.attention_input is not None:
             h = self.attention_input(h)
-        h = self.self_attention(h, h, use_causal_mask=self.causal, training=training)
+        h = self.self_attention(h, h, attention_mask=mask, use_causal_mask=self.causal,
+                                training=training)
         x = x + self.self_attention_dropout(h, training=training)
         if self.post_attention is not None:
             x = self.post_attention(x)

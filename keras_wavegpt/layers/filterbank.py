@@ -332,6 +332,15 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
             self.build(tuple(inputs.shape))
             self.built = True
 
+    @property
+    def receptive_field(self):
+        """How many steps, the current one included, an output reads: three
+        causal convolutions of the longest kernel `k` (analysis, second
+        analysis layer, synthesis) read `3k - 2`; `None` with `adaptive`,
+        whose Transformer reads the whole past. Cached generation keeps that
+        many past inputs."""
+        return None if self.adaptive else 3 * max(self.kernel_sizes) - 2
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 

@@ -403,6 +403,14 @@ class CausalWavelet(keras.layers.Layer):
         y = self._fir(x) if self.learnable else self._box(x)
         return ops.concatenate([keep, ops.cast(y, inputs.dtype)], axis=-1)
 
+    @property
+    def receptive_field(self):
+        """How many steps, the current one included, an output reads:
+        the longest kernel. Cached generation keeps that many past inputs."""
+        if self.kernel_sizes is not None:
+            return int(self.kernel_sizes.max())
+        return 2 ** max(self.levels) if self.levels else self.max_kernel
+
     def _box(self, x):
         """Moving averages of every length at once from one running sum."""
         t = x.shape[1]
@@ -540,6 +548,12 @@ class CausalEMA(keras.layers.Layer):
         _, smoothed = ops.associative_scan(compose, (decay, drive), axis=1)
         smoothed = ops.reshape(smoothed, ops.shape(x))  # TF's scan drops static dims
         return ops.concatenate([keep, ops.cast(smoothed, inputs.dtype)], axis=-1)
+
+    @property
+    def receptive_field(self):
+        """How many steps, the current one included, an output reads:
+        `None`, the whole past (a recurrence). Cached generation keeps that many past inputs."""
+        return None
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -19,7 +19,8 @@ import keras
 import keras_hub
 
 from keras_wavegpt.layers.registry import mixer_scope
-from keras_wavegpt.models.gpt import _check_positive, block_stack
+from keras_wavegpt.models.gpt import block_stack
+from keras_wavegpt.models.wavelet_gpt_backbone import check_positive
 
 
 def build_audio_transformer(
@@ -69,7 +70,7 @@ def build_audio_transformer(
         >>> model.output_shape
         (None, 200)
     """
-    _check_positive(num_classes=num_classes, sample_rate=sample_rate, num_filters=num_filters,
+    check_positive(num_classes=num_classes, sample_rate=sample_rate, num_filters=num_filters,
                     filter_length=filter_length, patch=patch)
     if num_classes < 2:
         raise ValueError(f"`num_classes` must be >= 2, got {num_classes}")

@@ -20,11 +20,15 @@ vocabulary projection.
 """
 
 import keras
-import keras_hub
 
-from keras_wavegpt.layers.decoder import DSPDecoderBlock
 from keras_wavegpt.layers.embedding import GPTEmbedding
-from keras_wavegpt.layers.registry import get_mixer, mixer_placement, mixer_scope
+from keras_wavegpt.layers.registry import mixer_scope
+from keras_wavegpt.models.wavelet_gpt_backbone import (
+    WaveletGPTBackbone,
+    apply_blocks,
+    check_positive,
+    decoder_blocks,
+)
 
 PRESETS = {
     # The paper's model (WaveletGPT §4): 10 blocks, width 128, context 512.
@@ -59,7 +63,11 @@ def build_gpt(
     name=None,
     **mixer_kwargs,
 ):
-    """Build the functional GPT of WaveletGPT §4.
+    """Build the functional GPT of WaveletGPT §4 on a `WaveletGPTBackbone`.
+
+    The model is the backbone's own layers applied to one token input (no
+    padding mask), then the paper's head; `model.layers` reads `embedding,
+    block_0, mixer_1, block_1, ..., final_norm, head, logits`.
 
     Args:
         vocab_size: number of token ids (27 for text8).
@@ -69,7 +77,8 @@ def build_gpt(
         num_heads: attention heads; must divide `model_dim`.
         ff_dim: hidden width of each block's MLP.
         head_dim: width of the dense layer before the logits (paper: 2048).
-        mixer: a registered mixer name (`keras_wavegpt.layers.mixer_names()`).
+        mixer: a registered mixer name (`keras_wavegpt.layers.mixer_names()`)
+            or a composition (`"haar+canon"`).
         dropout: dropout rate inside the blocks.
         name: model name; defaults to `"gpt_<mixer>"`.
         **mixer_kwargs: arguments of the mixer (e.g. `fraction`,
@@ -82,14 +91,60 @@ def build_gpt(
         `(B, T, vocab_size)`. With `mixer="haar"` (or `"ema"`) it has exactly
         as many parameters as with `mixer="none"`.
     """
+    check_positive(vocab_size=vocab_size, context_length=context_length, num_layers=num_layers,
+                   model_dim=model_dim, num_heads=num_heads, ff_dim=ff_dim, head_dim=head_dim)
+    backbone = WaveletGPTBackbone(
+        vocab_size, num_layers, num_heads, model_dim, ff_dim, context_length,
+        dropout=dropout, mixer=mixer, mixer_config=mixer_kwargs,
+    )
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")  # (B, T)
-    x = decoder_stack(
-        tokens, vocab_size, context_length, num_layers, model_dim, num_heads, ff_dim,
-        head_dim=head_dim, mixer=mixer, dropout=dropout, **mixer_kwargs,
-    )  # (B, T, E)
+    x = backbone.token_embedding(tokens)  # (B, T, E)
+    x = apply_blocks(x, backbone.transformer_layers, backbone.mixer_layers)
+    x = backbone.layer_norm(x)  # (B, T, E)
     x = keras.layers.Dense(head_dim, activation="gelu", name="head")(x)  # (B, T, 2048)
     logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)  # (B, T, V)
     return keras.Model(tokens, logits, name=name or f"gpt_{mixer_scope(mixer)}")
+
+
+def causal_lm_from_gpt(model, preprocessor=None, **gpt_kwargs):
+    """A `WaveletGPTCausalLM` holding the weights of `model`, a GPT that
+    `build_gpt(**gpt_kwargs)` builds (a trained one, or one loaded from a
+    `.keras` checkpoint): for `generate()`, `score()` and `save_to_preset`.
+
+    Example: `causal_lm_from_gpt(model, vocab_size=27, mixer="haar",
+    **gpt_preset("small")).save_to_preset("my_preset")`.
+    """
+    from keras_wavegpt.models.wavelet_gpt_causal_lm import WaveletGPTCausalLM
+
+    kwargs = dict(gpt_kwargs)
+    mixer_kwargs = {k: kwargs.pop(k) for k in list(kwargs)
+                    if k not in _BUILD_GPT_ARGUMENTS}
+    backbone = WaveletGPTBackbone(
+        kwargs["vocab_size"], kwargs["num_layers"], kwargs["num_heads"], kwargs["model_dim"],
+        kwargs["ff_dim"], kwargs["context_length"], dropout=kwargs.get("dropout", 0.0),
+        mixer=kwargs.get("mixer", "none"), mixer_config=mixer_kwargs,
+        dtype=model.dtype_policy,
+    )
+    lm = WaveletGPTCausalLM(backbone, preprocessor=preprocessor,
+                            head_hidden_dim=kwargs.get("head_dim", 2048))
+    # By path: the backbone lists its weights in attribute order (all blocks,
+    # then all mixers), the GPT in graph order; the paths are the same.
+    source = {w.path: w for w in model.weights}
+    target = {w.path: w for w in lm.weights}
+    if sorted(source) != sorted(target) or any(
+        tuple(source[p].shape) != tuple(target[p].shape) for p in target
+    ):
+        raise ValueError(
+            f"Model {model.name!r} does not match build_gpt({gpt_kwargs}): its weights "
+            "differ in names or shapes"
+        )
+    for path, weight in target.items():
+        weight.assign(source[path])
+    return lm
+
+
+_BUILD_GPT_ARGUMENTS = ("vocab_size", "context_length", "num_layers", "model_dim", "num_heads",
+                        "ff_dim", "head_dim", "mixer", "dropout", "name")
 
 
 def decoder_stack(
@@ -108,7 +163,7 @@ def decoder_stack(
     """The trunk of the token models: embedding, then `block_stack`.
     Symbolic `tokens (B, T)` -> `(B, T, model_dim)`; arguments as
     `build_gpt`'s, checked here."""
-    _check_positive(vocab_size=vocab_size, model_dim=model_dim, head_dim=head_dim)
+    check_positive(vocab_size=vocab_size, model_dim=model_dim, head_dim=head_dim)
     x = GPTEmbedding(
         vocab_size,
         context_length,
@@ -128,43 +183,8 @@ def block_stack(x, context_length, num_layers, num_heads, ff_dim, mixer="none",
     `causal=False` makes the attention bidirectional (an encoder, as the
     Audio Transformer's); the mixers stay causal filters either way.
     """
-    _check_positive(context_length=context_length, num_layers=num_layers,
-                    num_heads=num_heads, ff_dim=ff_dim)
-    model_dim = x.shape[-1]
-    if model_dim % num_heads:
-        raise ValueError(
-            f"`num_heads`={num_heads} must divide `model_dim`={model_dim}"
-        )
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
-    in_blocks = mixer_placement(mixer) == "block"
-    for i in range(num_layers):
-        if in_blocks:
-            slots = get_mixer(mixer, context_length=context_length, **mixer_kwargs)
-            block = DSPDecoderBlock(
-                num_heads, ff_dim, dropout=dropout, causal=causal, name=f"block_{i}", **slots
-            )
-        else:
-            if i > 0:
-                x = get_mixer(
-                    mixer, context_length=context_length, name=f"mixer_{i}", **mixer_kwargs
-                )(x)  # (B, T, E)
-            block_class = (keras_hub.layers.TransformerDecoder if causal
-                           else keras_hub.layers.TransformerEncoder)
-            block = block_class(
-                intermediate_dim=ff_dim,
-                num_heads=num_heads,
-                dropout=dropout,
-                activation="gelu",
-                normalize_first=True,
-                name=f"block_{i}",
-            )
-        x = block(x)  # (B, T, E)
-    x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
-    return x
-
-
-def _check_positive(**values):
-    for arg, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{arg}` must be a positive integer, got {value!r}")
+    blocks, mixers = decoder_blocks(context_length, num_layers, num_heads, ff_dim, x.shape[-1],
+                                    mixer=mixer, dropout=dropout, causal=causal,
+                                    **mixer_kwargs)
+    x = apply_blocks(x, blocks, mixers)
+    return keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)

@@ -388,11 +388,7 @@ def run_comparison(build_model, make_data, config, metadata=None, metric_names=(
             train_ds, val_ds = make_data(seed)
             _check_endless(train_ds)
             for label, mixer, own_kwargs in specs:
-                kwargs = {
-                    k: v for k, v in config.mixer_kwargs.items()
-                    if k in mixer_arguments(mixer)
-                }
-                kwargs.update(own_kwargs)
+                kwargs = _variant_kwargs(config, mixer, own_kwargs)
                 record = train_variant(
                     lambda: build_model(mixer, kwargs),
                     train_ds,
@@ -411,6 +407,14 @@ def run_comparison(build_model, make_data, config, metadata=None, metric_names=(
     summary["config"].update(metadata or {})
     write_summary(summary, config.out_dir)
     return summary
+
+
+def _variant_kwargs(config, mixer, own_kwargs):
+    """A variant's mixer arguments: the shared `mixer_kwargs` it accepts,
+    then its own."""
+    kwargs = {k: v for k, v in config.mixer_kwargs.items() if k in mixer_arguments(mixer)}
+    kwargs.update(own_kwargs)
+    return kwargs
 
 
 def compare_language_models(corpus, config, preset, seq_len=None, val_windows=256,
@@ -449,7 +453,31 @@ def compare_language_models(corpus, config, preset, seq_len=None, val_windows=25
         return build_gpt(corpus.vocab_size, mixer=mixer, dropout=dropout, **arch, **mixer_kwargs)
 
     settings = dict(dataset=corpus.name, preset=preset, seq_len=seq_len, **(metadata or {}))
-    return run_comparison(build_model, make_data, config, metadata=settings)
+    summary = run_comparison(build_model, make_data, config, metadata=settings)
+    write_presets(config, corpus.vocab_size, arch, seq_len, dropout)
+    return summary
+
+
+def write_presets(config, vocab_size, arch, seq_len, dropout):
+    """Each trained GPT's final checkpoint as a keras_hub preset in its run
+    folder (`<run>/preset`), for `WaveletGPTCausalLM.from_preset`: with the
+    `Text8Tokenizer` preprocessor for the 27-symbol alphabet, without a
+    preprocessor (token ids in and out) for other vocabularies."""
+    from keras_wavegpt.models import WaveletGPTCausalLMPreprocessor, causal_lm_from_gpt
+    from keras_wavegpt.tokenizers import Text8Tokenizer
+
+    for seed in config.seeds:
+        for label, mixer, own_kwargs in (parse_variant(v) for v in config.variants):
+            run_dir = os.path.join(config.out_dir, f"seed_{seed}", label)
+            kwargs = _variant_kwargs(config, mixer, own_kwargs)
+            model = keras.saving.load_model(os.path.join(run_dir, "checkpoint.keras"))
+            preprocessor = (
+                WaveletGPTCausalLMPreprocessor(Text8Tokenizer(), sequence_length=seq_len)
+                if vocab_size == 27 else None
+            )
+            lm = causal_lm_from_gpt(model, preprocessor, vocab_size=vocab_size, mixer=mixer,
+                                    dropout=dropout, **arch, **kwargs)
+            lm.save_to_preset(os.path.join(run_dir, "preset"))
 
 
 def summarize(runs, config, metric_names=()):

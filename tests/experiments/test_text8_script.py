@@ -55,6 +55,14 @@ def test_smoke_run_writes_summary(tmp_path):
     assert [line.split(":")[0] for line in samples[1:]] == ["none", "haar", "learnable", "ema"]
     assert all(len(ast.literal_eval(line.split(": ", 1)[1])) == 12 for line in samples[1:])
     assert samples[1] in result.stdout
+    # Each variant's checkpoint as a keras_hub preset that generates text.
+    from keras_wavegpt.models import WaveletGPTCausalLM
+
+    lm = WaveletGPTCausalLM.from_preset(str(tmp_path / "seed_0" / "learnable" / "preset"))
+    assert lm.backbone.mixer == "learnable"
+    assert lm.backbone.mixer_config == {"schedule": "linear"}
+    lm.compile(sampler="greedy")
+    assert lm.generate("the ", max_length=10).startswith("the ")
 
 
 def test_bad_flags_fail_clearly(tmp_path):

@@ -1,0 +1,344 @@
+"""WaveletGPT causal language model: backbone, the paper's head, generation."""
+
+import os
+import shutil
+
+import keras
+import keras_hub
+from keras import ops
+
+from keras_wavegpt.layers.chain import receptive_field
+from keras_wavegpt.models.wavelet_gpt_backbone import WaveletGPTBackbone, check_positive
+from keras_wavegpt.models.wavelet_gpt_causal_lm_preprocessor import (
+    WaveletGPTCausalLMPreprocessor,
+)
+
+
+# keras_hub's built-in samplers, by the names `compile(sampler=...)` takes.
+SAMPLER_NAMES = ("beam", "contrastive", "greedy", "random", "top_k", "top_p")
+
+
+@keras.saving.register_keras_serializable(package="keras_wavegpt")
+class WaveletGPTCausalLM(keras_hub.models.CausalLM):
+    """A WaveletGPT backbone with the paper's head, for next-token prediction.
+
+        hidden states (B, T, E) -> Dense(head_hidden_dim, gelu) -> Dense(V)
+
+    The logits are float32 under any dtype policy. Train with `fit` on
+    `({"token_ids", "padding_mask"}, labels, sample_weight)` (what the
+    preprocessor makes of raw text), generate with `generate()`: any
+    keras_hub sampler (`"greedy"`, `"top_k"`, `"top_p"`, `"random"`,
+    `"beam"`, `"contrastive"`, or a `keras_hub.samplers.Sampler`).
+
+    Generation is cached. Attention keeps keras_hub's key/value cache; every
+    gap mixer keeps the inputs it has seen (`(B, max_length, E)` per gap)
+    and computes a new token's output from the last `receptive_field` of
+    them (`CausalWavelet.receptive_field`: the longest kernel; the whole
+    past for `ema` and the adaptive filterbank), which is exactly what the
+    full forward pass computes at that position. The prompt runs as one
+    full forward pass. Generation stops at the backbone's
+    `max_sequence_length` (learned positions end there): a longer
+    `max_length` is an error. Block mixers (`"multirate"`, `"canon_block"`)
+    have no cache yet, and generating with them raises an error rather than
+    silently recomputing.
+
+    Args:
+        backbone: a `WaveletGPTBackbone`.
+        preprocessor: a `WaveletGPTCausalLMPreprocessor` or `None` (then
+            `generate` takes and returns token id dicts).
+        head_hidden_dim: int. Width of the GELU layer before the logits
+            (the paper's 2048). Defaults to `2048`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> backbone = WaveletGPTBackbone(
+    ...     vocabulary_size=27, num_layers=2, num_heads=2, hidden_dim=16,
+    ...     intermediate_dim=32, max_sequence_length=32, mixer="haar",
+    ... )
+    >>> lm = WaveletGPTCausalLM(backbone, head_hidden_dim=64)
+    >>> out = lm.generate({"token_ids": np.ones((1, 16), "int32"),
+    ...                    "padding_mask": np.arange(16)[None] < 4})
+    >>> out["token_ids"].shape
+    (1, 16)
+    """
+
+    backbone_cls = WaveletGPTBackbone
+    preprocessor_cls = WaveletGPTCausalLMPreprocessor
+
+    def __init__(self, backbone, preprocessor=None, head_hidden_dim=2048, **kwargs):
+        check_positive(head_hidden_dim=head_hidden_dim)
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.head_dense = keras.layers.Dense(
+            head_hidden_dim, activation="gelu", dtype=backbone.dtype_policy, name="head"
+        )
+        self.logits_dense = keras.layers.Dense(
+            backbone.vocabulary_size, dtype="float32", name="logits"
+        )
+
+        # === Functional model ===
+        inputs = backbone.input
+        hidden_states = backbone(inputs)  # (B, T, E)
+        logits = self.logits_dense(self.head_dense(hidden_states))  # (B, T, V)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+
+        # === Config ===
+        self.head_hidden_dim = head_hidden_dim
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(head_hidden_dim=self.head_hidden_dim)
+        return config
+
+    def save_to_preset(self, preset_dir, max_shard_size=10):
+        """keras_hub's `save_to_preset`, all or nothing: the preset is
+        written to `<preset_dir>.partial` and moved into place only when
+        complete, so a failed save never leaves a folder that `from_preset`
+        would read."""
+        preset_dir = os.path.normpath(preset_dir)
+        partial = preset_dir + ".partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            super().save_to_preset(partial, max_shard_size=max_shard_size)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        shutil.rmtree(preset_dir, ignore_errors=True)
+        os.replace(partial, preset_dir)
+
+    def compile(self, *args, sampler="top_k", **kwargs):
+        """keras_hub's `CausalLM.compile`; an unknown `sampler` name is an
+        error here, not at the first `generate`."""
+        if isinstance(sampler, str) and sampler not in SAMPLER_NAMES:
+            raise ValueError(
+                f"Unknown sampler {sampler!r}; accepted values: {SAMPLER_NAMES} or a "
+                "keras_hub.samplers.Sampler"
+            )
+        super().compile(*args, sampler=sampler, **kwargs)
+
+    def generate(self, inputs, max_length=None, stop_token_ids="auto", strip_prompt=False):
+        """keras_hub's `CausalLM.generate`, with checks first.
+
+        `stop_token_ids="auto"` stops at the tokenizer's end token; without
+        a preprocessor, or with a tokenizer that has none (`Text8Tokenizer`),
+        it generates to `max_length`. `max_length` (default: the
+        preprocessor's `sequence_length`) may not exceed the backbone's
+        `max_sequence_length`. An empty prompt, a prompt that fills
+        `max_length`, and token ids outside the vocabulary raise a
+        `ValueError`.
+        """
+        if stop_token_ids == "auto" and (
+            self.preprocessor is None or self.preprocessor.tokenizer.end_token_id is None
+        ):
+            stop_token_ids = None
+        limit = self.backbone.max_sequence_length
+        if self.preprocessor is not None:
+            length = max_length or self.preprocessor.sequence_length
+            if length > limit:
+                raise ValueError(
+                    f"`max_length`={length} exceeds the model's max_sequence_length "
+                    f"{limit}; ask for at most {limit} tokens in all."
+                )
+            if isinstance(inputs, (str, list, tuple)):
+                self._check_prompts(inputs, length)
+        elif isinstance(inputs, dict):
+            self._check_token_inputs(inputs)
+        return super().generate(inputs, max_length=max_length,
+                                stop_token_ids=stop_token_ids, strip_prompt=strip_prompt)
+
+    def _check_prompts(self, prompts, length):
+        prompts = [prompts] if isinstance(prompts, str) else prompts
+        for prompt in prompts:
+            size = len(self.preprocessor.tokenizer(prompt))
+            if size == 0:
+                raise ValueError(f"Prompt {prompt!r} is empty after tokenization")
+            if size >= length:
+                raise ValueError(
+                    f"Prompt {prompt[:40]!r}... is {size} tokens, no room to generate "
+                    f"within max_length={length}"
+                )
+
+    def _check_token_inputs(self, inputs):
+        ids = ops.convert_to_numpy(inputs["token_ids"])
+        mask = ops.convert_to_numpy(inputs["padding_mask"]).astype(bool)
+        if ids.shape[1] > self.backbone.max_sequence_length:
+            raise ValueError(
+                f"token_ids of length {ids.shape[1]} exceed the model's "
+                f"max_sequence_length {self.backbone.max_sequence_length}"
+            )
+        if not mask.any(axis=1).all():
+            raise ValueError("Every row needs a prompt: a padding_mask row is all false")
+        vocab = self.backbone.vocabulary_size
+        if ids[mask].size and (ids[mask].min() < 0 or ids[mask].max() >= vocab):
+            raise ValueError(f"token_ids must lie in [0, {vocab}), got "
+                             f"[{ids[mask].min()}, {ids[mask].max()}]")
+
+    def _logits(self, hidden_states):
+        return self.logits_dense(self.head_dense(hidden_states))
+
+    def call_with_cache(self, token_ids, cache, cache_update_index):
+        """Forward pass over `token_ids` `(B, L)` placed at `cache_update_index`.
+
+        `cache` is `(attention, mixers)`: keras_hub's key/value cache
+        `(B, num_layers, 2, max_length, num_heads, head_dim)` and a tuple with
+        one `(B, max_length, E)` tensor of past inputs per gap mixer.
+
+        Returns:
+            `(logits, hidden_states, cache)`, the first two `(B, L, ...)`.
+        """
+        attention, mixer_caches = cache
+        backbone = self.backbone
+        x = backbone.token_embedding(token_ids, start_index=cache_update_index)  # (B, L, E)
+        attention_caches, next_mixer_caches = [], []
+        gap = 0
+        for i, (block, mixer) in enumerate(zip(backbone.transformer_layers,
+                                               _stateful_mixers(backbone))):
+            if mixer is not None:
+                x, mixer_cache = _mixer_with_cache(mixer, x, mixer_caches[gap],
+                                                   cache_update_index)
+                next_mixer_caches.append(mixer_cache)
+                gap += 1
+            x, block_cache = block(
+                x,
+                self_attention_cache=attention[:, i, ...],
+                self_attention_cache_update_index=cache_update_index,
+            )
+            attention_caches.append(block_cache)
+        hidden_states = backbone.layer_norm(x)  # (B, L, E)
+        cache = (ops.stack(attention_caches, axis=1), tuple(next_mixer_caches))
+        return self._logits(hidden_states), hidden_states, cache
+
+    def _build_cache(self, token_ids):
+        """Run the prompt once; returns `(hidden_states, cache)`."""
+        backbone = self.backbone
+        if any(not isinstance(b, keras_hub.layers.TransformerDecoder)
+               for b in backbone.transformer_layers):
+            raise NotImplementedError(
+                f"Cached generation does not cover block mixers yet (this backbone's "
+                f"mixer is {backbone.mixer!r}); use a gap mixer, or call the model on "
+                "the whole sequence for each new token."
+            )
+        batch, length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
+        head_dim = backbone.hidden_dim // backbone.num_heads
+        attention = ops.zeros(
+            (batch, backbone.num_layers, 2, length, backbone.num_heads, head_dim),
+            dtype=self.compute_dtype,
+        )
+        mixers = tuple(
+            ops.zeros((batch, length, backbone.hidden_dim), dtype=self.compute_dtype)
+            for m in _stateful_mixers(backbone) if m is not None
+        )
+        _, hidden_states, cache = self.call_with_cache(token_ids, (attention, mixers), 0)
+        return hidden_states, cache
+
+    def generate_step(self, inputs, stop_token_ids=None):
+        """One compilable batch of generation: fills `inputs["token_ids"]`
+        where `inputs["padding_mask"]` is false, from the shortest prompt on."""
+        token_ids, padding_mask = inputs["token_ids"], inputs["padding_mask"]
+        limit = self.backbone.max_sequence_length
+        if token_ids.shape[1] is not None and token_ids.shape[1] > limit:
+            raise ValueError(
+                f"Generation length {token_ids.shape[1]} exceeds the model's "
+                f"max_sequence_length {limit}; ask for max_length <= {limit}."
+            )
+        hidden_states, cache = self._build_cache(token_ids)
+        index = ops.min(ops.sum(ops.cast(padding_mask, "int32"), axis=-1))
+
+        def next(prompt, cache, index):
+            # Logits at position index - 1 give the token at `index`.
+            position = index - 1
+            batch = ops.shape(prompt)[0]
+            current = ops.slice(prompt, [0, position], [batch, 1])
+            logits, hidden_states, cache = self.call_with_cache(current, cache, position)
+            return ops.squeeze(logits, axis=1), ops.squeeze(hidden_states, axis=1), cache
+
+        token_ids = self.sampler(
+            next=next,
+            prompt=token_ids,
+            cache=cache,
+            index=index,
+            mask=padding_mask,
+            stop_token_ids=stop_token_ids,
+            hidden_states=hidden_states,
+            model=self,
+        )
+        if stop_token_ids is None:
+            padding_mask = ops.ones_like(token_ids, dtype="bool")
+        else:
+            # Keep everything up to and including each row's first new stop token.
+            new = ops.logical_not(ops.cast(padding_mask, "bool"))
+            stops = ops.zeros_like(token_ids, dtype="bool")
+            for stop in stop_token_ids:
+                stops = ops.logical_or(stops, ops.logical_and(new, ops.equal(token_ids, stop)))
+            stops = ops.cast(stops, "int32")
+            after = ops.cumsum(stops, axis=-1) - stops
+            padding_mask = ops.equal(after, 0)
+        return {"token_ids": token_ids, "padding_mask": padding_mask}
+
+    def score(self, token_ids, padding_mask=None, scoring_mode="logits",
+              layer_intercept_fn=None, target_ids=None):
+        """Per-token scores of `token_ids` `(B, T)`, as keras_hub's
+        `CausalLM.score`: `"logits"` `(B, T, V)` or `"loss"` `(B, T)` against
+        `target_ids`. `layer_intercept_fn(x, i)` sees (and may replace) the
+        embeddings (`i = -1`) and each block's output (`i = 0, 1, ...`);
+        gap mixers act on what it returns."""
+        if scoring_mode not in ("logits", "loss"):
+            raise ValueError(
+                f"Unsupported scoring_mode {scoring_mode!r}; accepted values: 'logits', 'loss'"
+            )
+        if scoring_mode == "loss" and target_ids is None:
+            raise ValueError("scoring_mode='loss' needs `target_ids`")
+        if padding_mask is None:
+            padding_mask = ops.ones(ops.shape(token_ids)[:2], dtype="int32")
+        intercept = layer_intercept_fn or (lambda x, i: x)
+        backbone = self.backbone
+        x = intercept(backbone.token_embedding(token_ids), -1)  # (B, T, E)
+        for i, (block, mixer) in enumerate(zip(backbone.transformer_layers,
+                                               backbone.mixer_layers)):
+            if mixer is not None:
+                x = mixer(x)
+            x = intercept(block(x, decoder_padding_mask=padding_mask)
+                          if isinstance(block, keras_hub.layers.TransformerDecoder)
+                          else block(x, padding_mask=padding_mask), i)
+        logits = self._logits(backbone.layer_norm(x))  # (B, T, V)
+        if scoring_mode == "logits":
+            return logits
+        per_token = keras.losses.SparseCategoricalCrossentropy(from_logits=True,
+                                                               reduction="none")
+        return per_token(target_ids, logits)
+
+
+def _stateful_mixers(backbone):
+    """The backbone's gap mixers, `None` where there is none or it is the
+    identity (`mixer="none"`): those need no cache."""
+    return [None if isinstance(m, keras.layers.Identity) else m
+            for m in backbone.mixer_layers]
+
+
+def _mixer_with_cache(mixer, x, cache, index):
+    """A gap mixer's output for `x` `(B, L, E)` at `index`, and its updated
+    cache of past inputs `(B, max_length, E)`.
+
+    A whole sequence (the prompt pass, `L` = max_length) runs as is. One
+    token runs the mixer over the last `receptive_field` cached inputs
+    ending at `index` (from the start while `index` is smaller), which reads
+    exactly what the full pass reads at that position: the mixer is causal,
+    and inputs before the window are beyond its reach.
+    """
+    index = ops.convert_to_tensor(index, "int32")
+    cache = ops.slice_update(cache, [0, index, 0], ops.cast(x, cache.dtype))
+    if x.shape[1] != 1:
+        return mixer(x), cache
+    total = cache.shape[1]
+    field = receptive_field(mixer)
+    width = total if field is None or total is None else min(field, total)
+    if width is None:
+        window, start = cache, 0
+    else:
+        start = ops.clip(index - width + 1, 0, total - width)
+        batch = ops.shape(cache)[0]
+        window = ops.slice(cache, [0, start, 0], [batch, width, cache.shape[2]])
+    y = mixer(window)  # (B, width, E)
+    return ops.take(y, ops.expand_dims(index - start, 0), axis=1), cache

@@ -1,0 +1,3 @@
+"""Tokenizers as keras_hub `Tokenizer` layers."""
+
+from keras_wavegpt.tokenizers.text8_tokenizer import Text8Tokenizer

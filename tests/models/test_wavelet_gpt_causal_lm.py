@@ -1,0 +1,256 @@
+import os
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+
+from keras_wavegpt.models import (
+    WaveletGPTBackbone,
+    WaveletGPTCausalLM,
+    WaveletGPTCausalLMPreprocessor,
+    build_gpt,
+    causal_lm_from_gpt,
+    gpt_preset,
+)
+from keras_wavegpt.tokenizers import Text8Tokenizer
+from tests.helpers import to_numpy
+
+LENGTH = 24
+ARCH = dict(vocabulary_size=27, num_layers=3, num_heads=2, hidden_dim=16, intermediate_dim=32,
+            max_sequence_length=LENGTH)
+# Every gap mixer, with kernels short and long against LENGTH.
+GAP_MIXERS = {
+    "none": ("none", {}),
+    "haar": ("haar", {"max_kernel": 16}),
+    "learnable": ("learnable", {"max_kernel": 8}),
+    "ema": ("ema", {}),
+    "filterbank": ("filterbank", {"num_filters": 6, "kernel_sizes": (2, 4)}),
+    "filterbank_adaptive": ("filterbank", {"num_filters": 4, "kernel_sizes": (3,),
+                                           "adaptive": True, "adaptive_dim": 8,
+                                           "adaptive_heads": 2}),
+    "canon": ("canon", {"kernel_size": 3}),
+    "haar+canon": ("haar+canon", {"haar.max_kernel": 4}),
+}
+
+
+def causal_lm(mixer, mixer_config, preprocessor=None, seed=0):
+    keras.utils.set_random_seed(seed)
+    backbone = WaveletGPTBackbone(**ARCH, mixer=mixer, mixer_config=mixer_config)
+    lm = WaveletGPTCausalLM(backbone, preprocessor=preprocessor, head_hidden_dim=32)
+    rng = np.random.default_rng(seed)
+    for w in lm.weights:  # mixers off their identity-like starts
+        if w.path.startswith("mixer_"):
+            w.assign(w + 0.3 * rng.normal(size=w.shape).astype("float32"))
+    return lm
+
+
+def ids(batch, length=LENGTH, seed=1):
+    return np.random.default_rng(seed).integers(0, 27, size=(batch, length)).astype("int32")
+
+
+def full_logits(lm, token_ids):
+    mask = np.ones_like(token_ids)
+    return to_numpy(lm({"token_ids": token_ids, "padding_mask": mask}))
+
+
+@pytest.mark.parametrize("label", list(GAP_MIXERS))
+def test_cached_logits_equal_the_full_forward_pass(label):
+    """Prompt of 5 tokens in a sequence padded with other tokens (as during
+    generation), then one token at a time: each step's logits equal the full
+    forward pass of the true sequence at that position."""
+    lm = causal_lm(*GAP_MIXERS[label])
+    true = ids(2)
+    reference = full_logits(lm, true)
+    padded = true.copy()
+    padded[:, 5:] = ids(2, seed=9)[:, 5:]  # what the cache saw at prefill
+    hidden, cache = lm._build_cache(padded)
+    np.testing.assert_allclose(to_numpy(lm._logits(hidden))[:, :5], reference[:, :5],
+                               atol=1e-5)
+    for position in range(5, LENGTH):
+        logits, _, cache = lm.call_with_cache(true[:, position : position + 1], cache,
+                                              position)
+        np.testing.assert_allclose(to_numpy(logits)[:, 0], reference[:, position], atol=1e-5,
+                                   err_msg=f"position {position}")
+
+
+def test_greedy_generation_equals_greedy_full_passes():
+    lm = causal_lm("haar", {"max_kernel": 8})
+    lm.compile(sampler="greedy")
+    prompt = ids(2)
+    lengths = np.array([3, 6])
+    mask = np.arange(LENGTH)[None] < lengths[:, None]
+    out = lm.generate({"token_ids": np.where(mask, prompt, 0), "padding_mask": mask})
+    expected = np.where(mask, prompt, 0)
+    for position in range(lengths.min(), LENGTH):
+        best = full_logits(lm, expected)[:, position - 1].argmax(-1)
+        expected[:, position] = np.where(mask[:, position], expected[:, position], best)
+    np.testing.assert_array_equal(to_numpy(out["token_ids"]), expected)
+    if keras.backend.backend() == "torch":
+        assert not getattr(out["token_ids"], "requires_grad", False)
+
+
+@pytest.mark.parametrize(
+    "sampler",
+    ["greedy", "top_k", "top_p", "random", "beam", "contrastive",
+     keras_hub.samplers.BeamSampler(num_beams=3)],
+    ids=["greedy", "top_k", "top_p", "random", "beam", "contrastive", "beam3"],
+)
+def test_every_keras_hub_sampler_generates_text(sampler):
+    preprocessor = WaveletGPTCausalLMPreprocessor(Text8Tokenizer(), sequence_length=16)
+    lm = causal_lm("haar+canon", {}, preprocessor=preprocessor)
+    lm.compile(sampler=sampler)
+    out = lm.generate(["the meaning of ", "a"], max_length=20)
+    assert [len(text) for text in out] == [20, 20]
+    assert out[0].startswith("the meaning of ") and set("".join(out)) <= set(" abcdefghijklmnopqrstuvwxyz")
+
+
+def test_beam_search_with_the_cache_equals_beam_search_without():
+    """keras_hub's BeamSampler reorders the cache between beams; driven by
+    full forward passes instead (no cache), it must pick the same
+    sequences. On random weights they are not the greedy ones."""
+    lm = causal_lm("learnable", {"max_kernel": 8})
+    mask = np.repeat(np.arange(LENGTH)[None] < 2, 8, 0)
+    inputs = {"token_ids": np.where(mask, ids(8), 0), "padding_mask": mask}
+    lm.compile(sampler="greedy")
+    greedy = to_numpy(lm.generate(inputs)["token_ids"])
+    sampler = keras_hub.samplers.BeamSampler(num_beams=4)
+    lm.compile(sampler=sampler)
+    beam = to_numpy(lm.generate(inputs)["token_ids"])
+
+    def next(prompt, cache, index):
+        logits = lm({"token_ids": prompt, "padding_mask": keras.ops.ones_like(prompt)})
+        return keras.ops.take(logits, index - 1, axis=1), None, cache
+
+    reference = sampler(next=next, prompt=keras.ops.convert_to_tensor(inputs["token_ids"]),
+                        index=2, mask=keras.ops.convert_to_tensor(mask), model=lm)
+    np.testing.assert_array_equal(beam, to_numpy(reference))
+    assert (beam != greedy).any()
+
+
+def test_score_matches_the_forward_pass():
+    lm = causal_lm("haar", {"max_kernel": 8})
+    tokens = ids(2)
+    np.testing.assert_allclose(to_numpy(lm.score(tokens)), full_logits(lm, tokens), atol=1e-5)
+    losses = to_numpy(lm.score(tokens, scoring_mode="loss", target_ids=np.roll(tokens, -1, 1)))
+    assert losses.shape == (2, LENGTH) and np.isfinite(losses).all()
+    seen = []
+    lm.score(tokens, layer_intercept_fn=lambda x, i: seen.append(i) or x)
+    assert seen == [-1, 0, 1, 2]
+
+
+def test_trains_with_fit_on_text():
+    preprocessor = WaveletGPTCausalLMPreprocessor(Text8Tokenizer(), sequence_length=LENGTH)
+    lm = causal_lm("haar", {}, preprocessor=preprocessor)
+    lm.compile(optimizer=keras.optimizers.Adam(1e-3),
+               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = lm.fit(["the quick brown fox jumps over the lazy dog"] * 8, batch_size=4,
+                     epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def test_preset_round_trip(tmp_path):
+    preprocessor = WaveletGPTCausalLMPreprocessor(Text8Tokenizer(), sequence_length=16)
+    lm = causal_lm("haar+canon", {"haar.max_kernel": 8}, preprocessor=preprocessor)
+    preset = str(tmp_path / "preset")
+    lm.save_to_preset(preset)
+    restored = WaveletGPTCausalLM.from_preset(preset)
+    assert isinstance(restored.preprocessor.tokenizer, Text8Tokenizer)
+    assert restored.backbone.mixer == "haar+canon"
+    assert restored.backbone.mixer_config == {"haar.max_kernel": 8}
+    tokens = ids(2)
+    np.testing.assert_array_equal(full_logits(restored, tokens), full_logits(lm, tokens))
+    for name in ("greedy",):
+        lm.compile(sampler=name)
+        restored.compile(sampler=name)
+        assert restored.generate("the ", max_length=12) == lm.generate("the ", max_length=12)
+
+
+def test_build_gpt_is_the_backbone_with_the_head():
+    """Same seed, same weights: build_gpt's logits equal the causal LM's."""
+    arch = dict(context_length=LENGTH, num_layers=3, model_dim=16, num_heads=2, ff_dim=32)
+    keras.utils.set_random_seed(0)
+    gpt = build_gpt(27, mixer="haar", head_dim=32, **arch)
+    keras.utils.set_random_seed(0)
+    backbone = WaveletGPTBackbone(**ARCH, mixer="haar")
+    lm = WaveletGPTCausalLM(backbone, head_hidden_dim=32)
+    assert gpt.count_params() == lm.count_params()
+    tokens = ids(2)
+    np.testing.assert_allclose(to_numpy(gpt(tokens)), full_logits(lm, tokens), atol=1e-6)
+
+
+@pytest.mark.parametrize("mixer", ["learnable", "multirate"])
+def test_causal_lm_from_a_trained_gpt(mixer):
+    arch = dict(context_length=LENGTH, num_layers=3, model_dim=16, num_heads=2, ff_dim=32,
+                head_dim=32)
+    gpt = build_gpt(27, mixer=mixer, **arch, max_kernel=8) if mixer == "learnable" else \
+        build_gpt(27, mixer=mixer, **arch)
+    rng = np.random.default_rng(4)
+    for w in gpt.weights:
+        w.assign(w + 0.1 * rng.normal(size=w.shape).astype("float32"))
+    extra = {"max_kernel": 8} if mixer == "learnable" else {}
+    lm = causal_lm_from_gpt(gpt, vocab_size=27, mixer=mixer, **arch, **extra)
+    tokens = ids(2)
+    np.testing.assert_allclose(full_logits(lm, tokens), to_numpy(gpt(tokens)), atol=1e-5)
+    with pytest.raises(ValueError, match="does not match"):
+        causal_lm_from_gpt(gpt, vocab_size=27, mixer="none", **arch)
+
+
+def test_paper_preset_parameter_count_is_unchanged():
+    # 10 blocks of width 128, context 512, head 2048, text8's 27 symbols.
+    assert build_gpt(27, mixer="haar", **gpt_preset("paper")).count_params() == 2_371_483
+
+
+# --- bad input ------------------------------------------------------------------
+
+
+def test_bad_generation_input_fails_clearly(tmp_path):
+    preprocessor = WaveletGPTCausalLMPreprocessor(Text8Tokenizer(), sequence_length=16)
+    lm = causal_lm("haar", {}, preprocessor=preprocessor)
+    with pytest.raises(ValueError, match="exceeds the model's max_sequence_length 24"):
+        lm.generate("the", max_length=40)
+    with pytest.raises(ValueError, match="empty"):
+        lm.generate("", max_length=16)
+    with pytest.raises(ValueError, match="no room"):
+        lm.generate("a" * 16, max_length=16)
+    bare = causal_lm("haar", {})
+    mask = np.arange(LENGTH)[None] < 3
+    with pytest.raises(ValueError, match="must lie in \\[0, 27\\)"):
+        bare.generate({"token_ids": np.full((1, LENGTH), 30), "padding_mask": mask})
+    with pytest.raises(ValueError, match="all false"):
+        bare.generate({"token_ids": ids(1), "padding_mask": np.zeros((1, LENGTH), bool)})
+    with pytest.raises(ValueError):
+        bare.compile(sampler="nucleus")
+    blocks = WaveletGPTCausalLM(WaveletGPTBackbone(**ARCH, mixer="canon_block"),
+                                head_hidden_dim=32)
+    with pytest.raises(NotImplementedError, match="block mixers"):
+        blocks.generate({"token_ids": ids(1), "padding_mask": mask})
+    with pytest.raises(ValueError, match="Unknown mixer"):
+        WaveletGPTBackbone(**ARCH, mixer="wave")
+    with pytest.raises(TypeError, match="mixer_config"):
+        WaveletGPTBackbone(**ARCH, mixer="haar", mixer_config="fraction=0.5")
+
+
+def test_a_failed_save_leaves_no_preset(tmp_path, monkeypatch):
+    lm = causal_lm("haar", {})
+    preset = str(tmp_path / "preset")
+
+    def fail(self, path):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(WaveletGPTBackbone, "save_weights", fail)
+    with pytest.raises(OSError, match="disk full"):
+        lm.save_to_preset(preset)
+    assert os.listdir(tmp_path) == []
+
+
+def test_from_preset_of_a_missing_or_foreign_folder(tmp_path):
+    with pytest.raises((ValueError, FileNotFoundError)):
+        WaveletGPTCausalLM.from_preset(str(tmp_path / "nothing_here"))
+    foreign = str(tmp_path / "gpt2")
+    keras_hub.models.GPT2Backbone(vocabulary_size=27, num_layers=1, num_heads=2, hidden_dim=8,
+                                  intermediate_dim=16, max_sequence_length=8
+                                  ).save_to_preset(foreign)
+    assert os.path.exists(os.path.join(foreign, "config.json"))
+    with pytest.raises(ValueError):
+        WaveletGPTCausalLM.from_preset(foreign)
