@@ -30,6 +30,7 @@ import numpy as np
 from keras_wavegpt.data.audio import read_wav, resample
 from keras_wavegpt.data.lra import epoch_batches
 from keras_wavegpt.data.text import warn_skipped
+from keras_wavegpt.utils.imports import tensorflow
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 ESPEAK_ACCENTS = ("en-gb", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp",
@@ -223,7 +224,7 @@ def clip_datasets(clips, batch_size, seed=0):
     and the fixed validation batches (last partial batch dropped); both
     `(x (B, samples) float32, y (B, C) float32)`. Clips are gathered from
     numpy, so a set larger than 2 GB works."""
-    import tensorflow as tf
+    tf = tensorflow()
 
     x_train, y_train = clips.split("train")
     x_val, y_val = clips.split("validation")

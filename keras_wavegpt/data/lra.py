@@ -28,6 +28,7 @@ import os
 import numpy as np
 
 from keras_wavegpt.data.text import PYDOCS_DIR, html_to_text, read_text_file
+from keras_wavegpt.utils.imports import tensorflow
 
 LISTOPS_OPERATORS = ("[MIN", "[MAX", "[MED", "[SM")
 LISTOPS_VOCAB = ("<pad>", *map(str, range(10)), *LISTOPS_OPERATORS, "]")
@@ -266,7 +267,7 @@ def epoch_batches(count, batch_size, seed):
     `(seed, e)` only, so a resumed run sees the same batches (a
     `Dataset.shuffle(seed=)` would also depend on TensorFlow's global seed);
     batches run on across epoch boundaries."""
-    import tensorflow as tf
+    tf = tensorflow()
 
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}")
@@ -290,7 +291,7 @@ def classification_datasets(task, batch_size, seed=0):
     order (each epoch a permutation keyed by `(seed, epoch)`), and the fixed
     validation batches (the last partial batch dropped); both
     `(x (B, T) int32, y (B,) int32)`."""
-    import tensorflow as tf
+    tf = tensorflow()
 
     x_train, y_train = task.split("train")
     x_val, y_val = task.split("validation")

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keras_wavegpt.utils.imports import tensorflow
+
 TEXT8_URL = "http://mattmahoney.net/dc/text8.zip"
 ENWIK8_URL = "http://mattmahoney.net/dc/enwik8.zip"
 PYDOCS_DIR = "/usr/share/doc/python3.11/html"
@@ -340,7 +342,7 @@ def _check_windows(ids, seq_len, batch_size, what):
 def train_dataset(ids, seq_len, batch_size, seed=0, start_step=0):
     """Endless batches of random crops: `(x, y)`, both int32 `(B, seq_len)`,
     `y` shifted by one. Batch `k` depends only on `(seed, start_step + k)`."""
-    import tensorflow as tf
+    tf = tensorflow()
 
     _check_windows(ids, seq_len, batch_size, "training")
     data = tf.constant(ids)
@@ -368,7 +370,7 @@ def eval_dataset(ids, seq_len, batch_size, max_windows=None):
     Uses every non-overlapping window of `seq_len + 1` symbols, or
     `max_windows` of them evenly spaced, rounded down to whole batches (at
     least one batch, repeating nothing)."""
-    import tensorflow as tf
+    tf = tensorflow()
 
     _check_windows(ids, seq_len, batch_size, "evaluation")
     if max_windows is not None and max_windows < 1:

@@ -127,19 +127,21 @@ def causal_lm_from_gpt(model, preprocessor=None, **gpt_kwargs):
     )
     lm = WaveletGPTCausalLM(backbone, preprocessor=preprocessor,
                             head_hidden_dim=kwargs.get("head_dim", 2048))
-    # By path: the backbone lists its weights in attribute order (all blocks,
-    # then all mixers), the GPT in graph order; the paths are the same.
-    source = {w.path: w for w in model.weights}
-    target = {w.path: w for w in lm.weights}
-    if sorted(source) != sorted(target) or any(
-        tuple(source[p].shape) != tuple(target[p].shape) for p in target
-    ):
-        raise ValueError(
-            f"Model {model.name!r} does not match build_gpt({gpt_kwargs}): its weights "
-            "differ in names or shapes"
-        )
-    for path, weight in target.items():
-        weight.assign(source[path])
+    # Layer by layer, by name: the backbone lists its weights by attribute
+    # (all blocks, then all mixers), the GPT in graph order, and the weight
+    # paths of a loaded GPT's DSP slots lose their block's prefix.
+    layers = [layer for layer in backbone.layers if not isinstance(layer, keras.layers.InputLayer)]
+    layers += [lm.head_dense, lm.logits_dense]
+    for layer in layers:
+        source = model.get_layer(layer.name).get_weights() \
+            if layer.name in {l.name for l in model.layers} else None
+        target = layer.get_weights()
+        if source is None or [w.shape for w in source] != [w.shape for w in target]:
+            raise ValueError(
+                f"Model {model.name!r} does not match build_gpt({gpt_kwargs}): layer "
+                f"{layer.name!r} is missing or has weights of other shapes"
+            )
+        layer.set_weights(source)
     return lm
 
 

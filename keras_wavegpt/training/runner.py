@@ -35,6 +35,7 @@ from keras_wavegpt.training.meta import (
     check_meta_objective,
     meta_optimizer_for,
 )
+from keras_wavegpt.utils.imports import tensorflow
 
 SCHEDULES = ("constant", "cosine", "plateau")
 BASELINE = "none"
@@ -335,7 +336,7 @@ def _check_endless(train_ds):
     """Runs index batches by step (data order, resume): the training data must
     be an endless `tf.data.Dataset`. (Keras restarts a finite one silently
     when it runs out, which would repeat batches in an order nobody chose.)"""
-    import tensorflow as tf
+    tf = tensorflow()
 
     if not isinstance(train_ds, tf.data.Dataset):
         raise TypeError(

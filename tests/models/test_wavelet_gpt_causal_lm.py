@@ -180,7 +180,7 @@ def test_build_gpt_is_the_backbone_with_the_head():
 
 
 @pytest.mark.parametrize("mixer", ["learnable", "multirate"])
-def test_causal_lm_from_a_trained_gpt(mixer):
+def test_causal_lm_from_a_trained_gpt(mixer, tmp_path):
     arch = dict(context_length=LENGTH, num_layers=3, model_dim=16, num_heads=2, ff_dim=32,
                 head_dim=32)
     gpt = build_gpt(27, mixer=mixer, **arch, max_kernel=8) if mixer == "learnable" else \
@@ -189,7 +189,9 @@ def test_causal_lm_from_a_trained_gpt(mixer):
     for w in gpt.weights:
         w.assign(w + 0.1 * rng.normal(size=w.shape).astype("float32"))
     extra = {"max_kernel": 8} if mixer == "learnable" else {}
-    lm = causal_lm_from_gpt(gpt, vocab_size=27, mixer=mixer, **arch, **extra)
+    gpt.save(str(tmp_path / "gpt.keras"))  # as the runner has it: a loaded checkpoint
+    loaded = keras.saving.load_model(str(tmp_path / "gpt.keras"))
+    lm = causal_lm_from_gpt(loaded, vocab_size=27, mixer=mixer, **arch, **extra)
     tokens = ids(2)
     np.testing.assert_allclose(full_logits(lm, tokens), to_numpy(gpt(tokens)), atol=1e-5)
     with pytest.raises(ValueError, match="does not match"):

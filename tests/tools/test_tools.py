@@ -36,6 +36,20 @@ def test_bench_layers_reports_ratios(tmp_path):
         assert "flops_vs_none" not in row
 
 
+def test_bench_generate_reports_rates(tmp_path):
+    out = tmp_path / "generate.json"
+    result = run_tool("bench_generate.py", f"--backends={keras.backend.backend()}",
+                      "--presets=tiny", "--batch_sizes=2", "--mixers=haar", "--new_tokens=4",
+                      "--rounds=1", "--old_preset=tiny", "--old_tokens=2", "--early=2",
+                      "--late=30", f"--json_out={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = json.loads(out.read_text())
+    (rates,) = row["rows"]
+    assert rates["new_tokens"] == 4 and set(rates["tokens_per_s"]) == {"gpt2", "haar"}
+    assert row["old_vs_cached"]["speedup"] > 0 and row["late_vs_early"] > 0
+    assert "haar / gpt2" in result.stdout and "full-recompute ms/token" in result.stdout
+
+
 def test_bench_distributed_and_mixed_precision_modes(tmp_path):
     out = tmp_path / "modes.json"
     backend = keras.backend.backend()

@@ -1,0 +1,1 @@
+"""Helpers every layer of the package may use."""

@@ -1,0 +1,204 @@
+"""Generation speed, side by side: WaveletGPTCausalLM against keras_hub's GPT2CausalLM.
+
+    OMP_NUM_THREADS=1 python tools/bench_generate.py --backends=tensorflow,jax,torch
+
+For each backend (one subprocess each), preset and batch size it prints, all
+measured in one process with the candidates interleaved round by round:
+
+- tokens per second of cached `generate` (greedy) for our causal LM with each
+  `--mixers` entry and for a keras_hub `GPT2CausalLM` of the same vocabulary,
+  depth, width, heads, MLP width and context (its own GELU head-free tied
+  output: the peer's usual shape), and our rate over the peer's;
+- at `--old_preset`: the same cached generation against the package's older
+  full-recompute `keras_wavegpt.models.generate` (one forward pass of the
+  window per token), on the same `build_gpt` weights;
+- at `--old_preset`, one cached step at position `--late` against one at
+  position `--early` (eager `call_with_cache` on a full cache): how the
+  per-token cost grows with the position.
+
+Each generation starts from a prompt of `--prompt` tokens and runs to
+`min(prompt + --new_tokens, context)`: at the `small` preset's context of 128
+that is fewer new tokens than asked. Compiled once before timing (keras_hub
+compiles `generate` per input shape).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from absl import app, flags
+
+flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"], "Backends to run.")
+flags.DEFINE_list("presets", ["small", "paper"], "GPT presets.")
+flags.DEFINE_list("batch_sizes", ["1", "8"], "Batch sizes.")
+flags.DEFINE_list("mixers", ["none", "haar"], "Mixers of our causal LM.")
+flags.DEFINE_integer("prompt", 16, "Prompt length.")
+flags.DEFINE_integer("new_tokens", 256, "Tokens to generate (capped by the context).")
+flags.DEFINE_integer("rounds", 3, "Timed rounds per candidate.")
+flags.DEFINE_string("old_preset", "paper", "Preset of the full-recompute comparison.")
+flags.DEFINE_integer("old_tokens", 16, "Tokens the full-recompute path generates.")
+flags.DEFINE_integer("early", 32, "Early position of the per-step comparison.")
+flags.DEFINE_integer("late", 480, "Late position of the per-step comparison.")
+flags.DEFINE_string("json_out", None, "Also write the results as JSON here.")
+flags.DEFINE_bool("child", False, "Internal: run in this process's backend.")
+FLAGS = flags.FLAGS
+
+VOCAB = 27
+
+
+def _median_time(fns, rounds):
+    """Median seconds per call of each fn, interleaved, after one warm-up."""
+    import numpy as np
+
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def _models(preset, mixer):
+    import keras_hub
+
+    from keras_wavegpt.models import (
+        WaveletGPTBackbone,
+        WaveletGPTCausalLM,
+        build_gpt,
+        causal_lm_from_gpt,
+        gpt_preset,
+    )
+
+    arch = gpt_preset(preset)
+    if mixer is None:
+        backbone = keras_hub.models.GPT2Backbone(
+            vocabulary_size=VOCAB, num_layers=arch["num_layers"], num_heads=arch["num_heads"],
+            hidden_dim=arch["model_dim"], intermediate_dim=arch["ff_dim"], dropout=0.0,
+            max_sequence_length=arch["context_length"],
+        )
+        return keras_hub.models.GPT2CausalLM(backbone), arch
+    if mixer.startswith("gpt:"):  # our older full-recompute path needs a build_gpt model
+        gpt = build_gpt(VOCAB, mixer=mixer[4:], **arch)
+        return (gpt, causal_lm_from_gpt(gpt, vocab_size=VOCAB, mixer=mixer[4:], **arch)), arch
+    backbone = WaveletGPTBackbone(
+        VOCAB, arch["num_layers"], arch["num_heads"], arch["model_dim"], arch["ff_dim"],
+        arch["context_length"], mixer=mixer,
+    )
+    return WaveletGPTCausalLM(backbone), arch
+
+
+def _prompt(batch, length, total):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, VOCAB, size=(batch, total)).astype("int32")
+    mask = np.arange(total)[None].repeat(batch, 0) < length
+    return {"token_ids": np.where(mask, ids, 0), "padding_mask": mask}
+
+
+def _generator(lm, inputs):
+    lm.compile(sampler="greedy")
+    return lambda: lm.generate(inputs, stop_token_ids=None)
+
+
+def measure():
+    import keras
+    import numpy as np
+
+    from keras_wavegpt.models import generate
+
+    rows = []
+    for preset in FLAGS.presets:
+        for batch in (int(b) for b in FLAGS.batch_sizes):
+            candidates = {"gpt2": None, **{m: m for m in FLAGS.mixers}}
+            fns, new = {}, None
+            for label, mixer in candidates.items():
+                lm, arch = _models(preset, mixer)
+                total = min(FLAGS.prompt + FLAGS.new_tokens, arch["context_length"])
+                new = total - FLAGS.prompt
+                fns[label] = _generator(lm, _prompt(batch, FLAGS.prompt, total))
+            seconds = _median_time(fns, FLAGS.rounds)
+            rate = {k: batch * new / s for k, s in seconds.items()}
+            rows.append({"preset": preset, "batch": batch, "new_tokens": new,
+                         "tokens_per_s": rate,
+                         "vs_gpt2": {m: rate[m] / rate["gpt2"] for m in FLAGS.mixers}})
+    # The older full-recompute generate against the cached one, same weights.
+    (gpt, lm), arch = _models(FLAGS.old_preset, "gpt:haar")
+    prompt = _prompt(1, FLAGS.prompt, FLAGS.prompt + FLAGS.old_tokens)
+    old = lambda: generate(gpt, prompt["token_ids"][:, : FLAGS.prompt],
+                           FLAGS.prompt + FLAGS.old_tokens)
+    cached = _generator(lm, prompt)
+    seconds = _median_time({"old": old, "cached": cached}, FLAGS.rounds)
+    old_vs_cached = {"tokens": FLAGS.old_tokens,
+                     "old_ms_per_token": 1000 * seconds["old"] / FLAGS.old_tokens,
+                     "cached_ms_per_token": 1000 * seconds["cached"] / FLAGS.old_tokens,
+                     "speedup": seconds["old"] / seconds["cached"]}
+    # One cached step early and late in a full-length cache.
+    total = arch["context_length"]
+    tokens = _prompt(1, total, total)["token_ids"]
+    _, cache = lm._build_cache(keras.ops.convert_to_tensor(tokens))
+    step = {
+        position: (lambda p=position: lm.call_with_cache(
+            keras.ops.convert_to_tensor(tokens[:, p : p + 1]), cache, p))
+        for position in (FLAGS.early, FLAGS.late)
+    }
+    seconds = _median_time(step, max(FLAGS.rounds, 10))
+    return {
+        "backend": keras.backend.backend(),
+        "rows": rows,
+        "old_vs_cached": old_vs_cached,
+        "step_ms": {str(p): 1000 * s for p, s in seconds.items()},
+        "late_vs_early": seconds[FLAGS.late] / seconds[FLAGS.early],
+        "numpy": np.__version__,
+    }
+
+
+def _child(backend):
+    cmd = [sys.executable, __file__, "--child", f"--presets={','.join(FLAGS.presets)}",
+           f"--batch_sizes={','.join(FLAGS.batch_sizes)}", f"--mixers={','.join(FLAGS.mixers)}",
+           f"--prompt={FLAGS.prompt}", f"--new_tokens={FLAGS.new_tokens}",
+           f"--rounds={FLAGS.rounds}", f"--old_preset={FLAGS.old_preset}",
+           f"--old_tokens={FLAGS.old_tokens}", f"--early={FLAGS.early}", f"--late={FLAGS.late}"]
+    out = subprocess.run(cmd, env=dict(os.environ, KERAS_BACKEND=backend),
+                         capture_output=True, text=True)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    if out.returncode or not lines:
+        sys.exit(f"{backend} failed:\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def main(argv):
+    del argv
+    if FLAGS.child:
+        print("RESULT " + json.dumps(measure()))
+        return
+    results = [_child(backend) for backend in FLAGS.backends]
+    header = ["backend", "preset", "batch", "new tokens", "gpt2 tokens/s"]
+    header += [f"{m} tokens/s" for m in FLAGS.mixers] + [f"{m} / gpt2" for m in FLAGS.mixers]
+    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for r in results:
+        for row in r["rows"]:
+            cells = [r["backend"], row["preset"], str(row["batch"]), str(row["new_tokens"]),
+                     f"{row['tokens_per_s']['gpt2']:.0f}"]
+            cells += [f"{row['tokens_per_s'][m]:.0f}" for m in FLAGS.mixers]
+            cells += [f"{row['vs_gpt2'][m]:.2f}x" for m in FLAGS.mixers]
+            print("| " + " | ".join(cells) + " |")
+    print(f"\nhaar at the {FLAGS.old_preset} preset, batch 1:\n")
+    print("| backend | full-recompute ms/token | cached ms/token | speedup | "
+          f"step at {FLAGS.late} / step at {FLAGS.early} |\n|---|---|---|---|---|")
+    for r in results:
+        o = r["old_vs_cached"]
+        print(f"| {r['backend']} | {o['old_ms_per_token']:.1f} | {o['cached_ms_per_token']:.2f}"
+              f" | {o['speedup']:.1f}x | {r['late_vs_early']:.2f}x |")
+    if FLAGS.json_out:
+        with open(FLAGS.json_out, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    app.run(main)
