@@ -15,9 +15,10 @@ interleaving the candidates round by round so machine noise hits all alike:
   accessed by one forward and backward pass of the GPT with each mixer over
   the same for `none`: what the mixer asks of the hardware, free of timing
   noise (a step cannot cost less than its share of FLOPs at equal speed);
-- memory: peak resident memory of a fresh process that builds the GPT and
-  runs three training steps, minus the same for `none` (CPU: activations
-  and workspace the mixer adds; `--nomemory` skips it).
+- memory: peak memory of a fresh process that builds the GPT and runs three
+  training steps, minus the same for `none` (activations and workspace the
+  mixer adds): GPU memory on a GPU, resident memory on CPU (`--nomemory`
+  skips it).
 
 Mixers with arguments are named on the command line as
 `--variant=fb_small=filterbank:num_filters=48,fraction=0.25`. Models with
@@ -134,8 +135,11 @@ def _tokens(arch):
 
 
 def measure_memory(label):
-    """Peak RSS (MiB) of this process after three training steps of `label`."""
+    """Peak memory (MiB) after three training steps of `label` in a fresh
+    process: of the GPU when the backend runs on one, else the process's RSS."""
     import resource
+
+    import keras
 
     from keras_wavegpt.models import gpt_preset
 
@@ -143,6 +147,18 @@ def measure_memory(label):
     step = _train_step(*variants()[label], arch, _tokens(arch))
     for _ in range(3):
         step()
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.max_memory_allocated() / 2**20
+    if backend == "jax":
+        import jax
+
+        device = jax.local_devices()[0]
+        if device.platform == "gpu":
+            return device.memory_stats()["peak_bytes_in_use"] / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

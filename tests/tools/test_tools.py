@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import keras
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -107,3 +108,33 @@ def test_plot_kernels_draws_filterbank_and_wavelet_kernels(tmp_path):
     assert (tmp_path / "wl" / "mixer_1_kernels.png").stat().st_size > 5000
     missing = run_tool("plot_kernels.py", str(tmp_path / "nowhere.keras"))
     assert missing.returncode != 0 and "No model at" in missing.stderr
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch",
+                    reason="runs JAX and torch itself; once, in the torch lane")
+def test_gpu_run_smoke(tmp_path):
+    """tools/gpu_run.sh --smoke: tiny sizes on this CPU, no install."""
+    result = subprocess.run(
+        ["bash", os.path.join(ROOT, "tools", "gpu_run.sh"), "--smoke", str(tmp_path)],
+        env=dict(os.environ, PYTHON=sys.executable), capture_output=True, text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / "results.json") as f:
+        results = json.load(f)["results"]
+    assert [r["backend"] for r in results] == ["jax", "torch"]
+    for r in results:
+        assert r["device"] == "CPU" and set(r["training"]) == {"none", "haar", "learnable"}
+        assert all(len(e["curve"]) == 2 for e in r["training"].values())
+        assert r["generation"][0]["rows"][0]["vs_gpt2"]["haar"] > 0
+    for plot in ("val_loss_vs_step.png", "val_loss_vs_seconds.png"):
+        assert (tmp_path / plot).stat().st_size > 5000
+
+
+def test_gpu_run_stops_without_its_wheels(tmp_path):
+    result = subprocess.run(["bash", os.path.join(ROOT, "tools", "gpu_run.sh"), str(tmp_path)],
+                            env=dict(os.environ, PYTHON=sys.executable),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "Python 3.12" in result.stderr or "no wheels in .whl/" in result.stderr
+    assert not os.path.exists(tmp_path / "results.json")
