@@ -20,6 +20,10 @@ interleaving the candidates round by round so machine noise hits all alike:
   mixer adds): GPU memory on a GPU, resident memory on CPU (`--nomemory`
   skips it).
 
+`--peer` also times the step of keras_hub's `GPT2Backbone` with the same
+sizes under the same head, side by side with `none`: our baseline's cost
+against the peer's.
+
 Mixers with arguments are named on the command line as
 `--variant=fb_small=filterbank:num_filters=48,fraction=0.25`. Models with
 adaptive hyperparameters train with `MetaOptimizer`, as in the experiments.
@@ -58,6 +62,8 @@ flags.DEFINE_enum("mixed_precision", None, ["mixed_bfloat16", "mixed_float16"],
                   "Time steps under this policy vs float32, instead of the mixer "
                   "benchmark.")
 flags.DEFINE_string("child_mode", None, "Internal: distributed or mixed_precision.")
+flags.DEFINE_bool("peer", False, "Also time keras_hub's GPT2Backbone (same sizes, same "
+                  "head) against our none GPT.")
 FLAGS = flags.FLAGS
 
 
@@ -102,6 +108,31 @@ def _train_step(mixer, kwargs, arch, tokens):
         optimizer=meta_optimizer_for(model, keras.optimizers.Adam()),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
+    return lambda: model.train_on_batch(tokens[:, :-1], tokens[:, 1:])
+
+
+PEER = "keras_hub_gpt2"
+
+
+def _peer_step(arch, tokens):
+    """One training step of keras_hub's GPT2Backbone with the same vocabulary,
+    depth, width, heads, MLP width, context and no dropout, under the same
+    2048-unit GELU head: the peer our `none` GPT should be as fast as."""
+    import keras
+    import keras_hub
+
+    keras.utils.set_random_seed(0)
+    backbone = keras_hub.models.GPT2Backbone(
+        vocabulary_size=27, num_layers=arch["num_layers"], num_heads=arch["num_heads"],
+        hidden_dim=arch["model_dim"], intermediate_dim=arch["ff_dim"], dropout=0.0,
+        max_sequence_length=arch["context_length"],
+    )
+    ids = keras.Input(shape=(None,), dtype="int32")
+    x = backbone({"token_ids": ids, "padding_mask": keras.ops.ones_like(ids)})
+    x = keras.layers.Dense(2048, activation="gelu")(x)
+    model = keras.Model(ids, keras.layers.Dense(27, dtype="float32")(x))
+    model.compile(optimizer=keras.optimizers.Adam(),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return lambda: model.train_on_batch(tokens[:, :-1], tokens[:, 1:])
 
 
@@ -192,6 +223,8 @@ def measure():
 
     tokens = _tokens(arch)
     steps = {m: _train_step(*specs[m], arch, tokens) for m in specs}
+    if FLAGS.peer:
+        steps[PEER] = _peer_step(arch, tokens)
     step_times = _interleaved_median(steps, FLAGS.rounds)
     result = {
         "backend": keras.backend.backend(),
@@ -201,6 +234,9 @@ def measure():
         "step_vs_none": {m: step_times[m] / step_times["none"] for m in labels},
         "none_step_ms": 1000 * step_times["none"],
     }
+    if FLAGS.peer:
+        result["none_vs_peer"] = step_times["none"] / step_times[PEER]
+        result["peer_step_ms"] = 1000 * step_times[PEER]
     if keras.backend.backend() == "jax":
         cost = {m: _xla_cost(*specs[m], arch, tokens) for m in specs}
         result["flops_vs_none"] = {m: cost[m][0] / cost["none"][0] for m in labels}
@@ -277,7 +313,7 @@ def _child(backend, *extra):
     cmd = [sys.executable, __file__, f"--preset={FLAGS.preset}",
            f"--batch_size={FLAGS.batch_size}", f"--rounds={FLAGS.rounds}",
            f"--mixers={','.join(FLAGS.mixers)}", *[f"--variant={v}" for v in FLAGS.variant],
-           *extra]
+           f"--{'' if FLAGS.peer else 'no'}peer", *extra]
     env = dict(os.environ, KERAS_BACKEND=backend)
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
@@ -324,6 +360,12 @@ def main(argv):
             cells += [f"{r['none_peak_mib']:.0f}"]
             cells += [f"{r['extra_peak_mib'][m]:+.0f}" for m in labels]
         print("| " + " | ".join(cells) + " |")
+    if FLAGS.peer:
+        print("\n| backend | none step (ms) | keras_hub GPT2 + head step (ms) | none / GPT2 |"
+              "\n|---|---|---|---|")
+        for r in results:
+            print(f"| {r['backend']} | {r['none_step_ms']:.1f} | {r['peer_step_ms']:.1f} | "
+                  f"{r['none_vs_peer']:.3f}x |")
     for r in results:
         if "flops_vs_none" in r:
             print(f"\nXLA cost of forward+backward vs none ({r['backend']}):\n")

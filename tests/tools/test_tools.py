@@ -22,7 +22,7 @@ def test_bench_layers_reports_ratios(tmp_path):
     out = tmp_path / "bench.json"
     result = run_tool("bench_layers.py", f"--backends={keras.backend.backend()}",
                       "--preset=tiny", "--batch_size=2", "--rounds=2", "--mixers=",
-                      "--variant=fb=filterbank:num_filters=8,kernel_sizes=(2,4)",
+                      "--variant=fb=filterbank:num_filters=8,kernel_sizes=(2,4)", "--peer",
                       f"--json_out={out}")
     assert result.returncode == 0, result.stderr[-3000:]
     (row,) = json.loads(out.read_text())
@@ -30,6 +30,7 @@ def test_bench_layers_reports_ratios(tmp_path):
     assert set(row["step_vs_none"]) == set(row["layer_vs_identity"]) == {"fb"}
     assert set(row["extra_peak_mib"]) == {"fb"} and row["none_peak_mib"] > 100
     assert "fb step / none" in result.stdout and "fb extra peak (MiB)" in result.stdout
+    assert row["none_vs_peer"] > 0 and "none / GPT2" in result.stdout
     if keras.backend.backend() == "jax":  # XLA counts the filterbank's extra work
         assert row["flops_vs_none"]["fb"] > 1.0 and row["bytes_vs_none"]["fb"] > 1.0
         assert "| fb |" in result.stdout
