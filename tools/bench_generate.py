@@ -23,12 +23,11 @@ compiles `generate` per input shape).
 """
 
 import json
-import os
-import subprocess
 import sys
 import time
 
 from absl import app, flags
+from child_process import run_child
 
 flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"], "Backends to run.")
 flags.DEFINE_list("presets", ["small", "paper"], "GPT presets.")
@@ -164,12 +163,7 @@ def _child(backend):
            f"--prompt={FLAGS.prompt}", f"--new_tokens={FLAGS.new_tokens}",
            f"--rounds={FLAGS.rounds}", f"--old_preset={FLAGS.old_preset}",
            f"--old_tokens={FLAGS.old_tokens}", f"--early={FLAGS.early}", f"--late={FLAGS.late}"]
-    out = subprocess.run(cmd, env=dict(os.environ, KERAS_BACKEND=backend),
-                         capture_output=True, text=True)
-    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
-    if out.returncode or not lines:
-        sys.exit(f"{backend} failed:\n{out.stderr[-3000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return run_child(cmd, backend)
 
 
 def main(argv):

@@ -39,12 +39,11 @@ Ratios, not seconds, are the result: the machine is shared and noisy.
 """
 
 import json
-import os
-import subprocess
 import sys
 import time
 
 from absl import app, flags
+from child_process import run_child
 
 flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"], "Backends to run.")
 flags.DEFINE_list("mixers", ["haar", "learnable", "filterbank"], "Mixers to time against none.")
@@ -314,12 +313,7 @@ def _child(backend, *extra):
            f"--batch_size={FLAGS.batch_size}", f"--rounds={FLAGS.rounds}",
            f"--mixers={','.join(FLAGS.mixers)}", *[f"--variant={v}" for v in FLAGS.variant],
            f"--{'' if FLAGS.peer else 'no'}peer", *extra]
-    env = dict(os.environ, KERAS_BACKEND=backend)
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-    if out.returncode or not lines:
-        sys.exit(f"{backend} failed:\n{out.stderr[-3000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return run_child(cmd, backend)
 
 
 def main(argv):

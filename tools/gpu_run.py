@@ -27,6 +27,7 @@ import sys
 import time
 
 from absl import app, flags
+from child_process import run_child
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(ROOT, ".whl", "pydocs.npz")
@@ -157,12 +158,13 @@ def run_backend(backend, out_dir):
                        ("generation", generation)):
         with open(path) as f:
             result[name] = json.load(f)
-    lines = _run([py, __file__, f"--child={backend}", f"--preset={FLAGS.preset}",
-                  f"--steps={FLAGS.steps}", f"--eval_every={FLAGS.eval_every}",
-                  f"--batch_size={FLAGS.batch_size}", f"--learning_rate={FLAGS.learning_rate}",
-                  f"--val_windows={FLAGS.val_windows}", *(["--smoke"] if FLAGS.smoke else [])],
-                 backend).splitlines()
-    result.update(json.loads([line for line in lines if line.startswith("RESULT ")][-1][7:]))
+    result.update(run_child(
+        [py, __file__, f"--child={backend}", f"--preset={FLAGS.preset}",
+         f"--steps={FLAGS.steps}", f"--eval_every={FLAGS.eval_every}",
+         f"--batch_size={FLAGS.batch_size}", f"--learning_rate={FLAGS.learning_rate}",
+         f"--val_windows={FLAGS.val_windows}", *(["--smoke"] if FLAGS.smoke else [])],
+        backend,
+    ))
     return result
 
 
