@@ -411,6 +411,42 @@ class CausalWavelet(keras.layers.Layer):
             return int(self.kernel_sizes.max())
         return 2 ** max(self.levels) if self.levels else self.max_kernel
 
+    @property
+    def streaming(self):
+        """Whether `call_with_cache` runs one token in O(E): the fixed layer
+        does; the learnable layer's caller keeps past inputs instead."""
+        return not self.learnable
+
+    def initial_cache(self, batch, length):
+        """The fixed layer's state for one-token-at-a-time inference: the
+        running sums `S[t] = sum_{m<=t} x[m]` of the processed channels,
+        `(batch, length, n)` float32 zeros."""
+        return ops.zeros((batch, length, len(self._lengths)), "float32")
+
+    def call_with_cache(self, inputs, cache, index):
+        """`inputs` `(B, L, E)` placed at `index`, and the updated running
+        sums (see `initial_cache`). A whole sequence (`L > 1`, at index 0)
+        runs the usual layer and stores its sums; one token costs O(E):
+        `S[t] = S[t-1] + x[t]` and `y[t] = (S[t] - S[t-f]) / f`, the full
+        layer's value at `t` up to float32 round-off."""
+        keep, x = ops.split(inputs, [self._start], axis=-1)
+        x = ops.cast(x, "float32")  # (B, L, n)
+        if inputs.shape[1] != 1:
+            return self(inputs), ops.slice_update(cache, [0, 0, 0], ops.cumsum(x, axis=1))
+        index = ops.convert_to_tensor(index, "int32")
+        previous = ops.take(cache, ops.maximum(index - 1, 0)[None], axis=1)  # (B, 1, n)
+        running = x + ops.where(index > 0, previous, 0.0)
+        cache = ops.slice_update(cache, [0, index, 0], running)
+        lengths = ops.convert_to_tensor(self._lengths)
+        start = index - ops.cast(lengths, "int32")  # (n,): S[t - f] per channel
+        earlier = ops.take_along_axis(
+            cache, ops.broadcast_to(ops.maximum(start, 0)[None, None], ops.shape(running)),
+            axis=1,
+        )
+        earlier = ops.where(start >= 0, earlier, 0.0)
+        y = (running - earlier) / lengths
+        return ops.concatenate([keep, ops.cast(y, inputs.dtype)], axis=-1), cache
+
     def _box(self, x):
         """Moving averages of every length at once from one running sum."""
         t = x.shape[1]

@@ -30,12 +30,13 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
     keras_hub sampler (`"greedy"`, `"top_k"`, `"top_p"`, `"random"`,
     `"beam"`, `"contrastive"`, or a `keras_hub.samplers.Sampler`).
 
-    Generation is cached. Attention keeps keras_hub's key/value cache; every
-    gap mixer keeps the inputs it has seen (`(B, max_length, E)` per gap)
-    and computes a new token's output from the last `receptive_field` of
-    them (`CausalWavelet.receptive_field`: the longest kernel; the whole
-    past for `ema` and the adaptive filterbank), which is exactly what the
-    full forward pass computes at that position. The prompt runs as one
+    Generation is cached. Attention keeps keras_hub's key/value cache. The
+    fixed Haar mixer keeps its running sums and adds each token in O(E)
+    (`CausalWavelet.call_with_cache`); every other gap mixer keeps the
+    inputs it has seen (`(B, max_length, E)` per gap) and computes a new
+    token's output from the last `receptive_field` of them (the longest
+    kernel; the whole past for `ema` and the adaptive filterbank), which is
+    exactly what the full forward pass computes at that position. The prompt runs as one
     full forward pass. Generation stops at the backbone's
     `max_sequence_length` (learned positions end there): a longer
     `max_length` is an error. Block mixers (`"multirate"`, `"canon_block"`)
@@ -227,7 +228,7 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
             dtype=self.compute_dtype,
         )
         mixers = tuple(
-            ops.zeros((batch, length, backbone.hidden_dim), dtype=self.compute_dtype)
+            _initial_cache(m, batch, length, backbone.hidden_dim, self.compute_dtype)
             for m in _stateful_mixers(backbone) if m is not None
         )
         _, hidden_states, cache = self.call_with_cache(token_ids, (attention, mixers), 0)
@@ -317,6 +318,14 @@ def _stateful_mixers(backbone):
             for m in backbone.mixer_layers]
 
 
+def _initial_cache(mixer, batch, length, hidden_dim, dtype):
+    """The mixer's own streaming state where it has one (`streaming`: the
+    fixed Haar layer's running sums), else room for its past inputs."""
+    if getattr(mixer, "streaming", False):
+        return mixer.initial_cache(batch, length)
+    return ops.zeros((batch, length, hidden_dim), dtype=dtype)
+
+
 def _mixer_with_cache(mixer, x, cache, index):
     """A gap mixer's output for `x` `(B, L, E)` at `index`, and its updated
     cache of past inputs `(B, max_length, E)`.
@@ -327,6 +336,8 @@ def _mixer_with_cache(mixer, x, cache, index):
     exactly what the full pass reads at that position: the mixer is causal,
     and inputs before the window are beyond its reach.
     """
+    if getattr(mixer, "streaming", False):
+        return mixer.call_with_cache(x, cache, index)
     index = ops.convert_to_tensor(index, "int32")
     cache = ops.slice_update(cache, [0, index, 0], ops.cast(x, cache.dtype))
     if x.shape[1] != 1:
