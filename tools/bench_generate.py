@@ -24,10 +24,9 @@ compiles `generate` per input shape).
 
 import json
 import sys
-import time
 
 from absl import app, flags
-from child_process import run_child
+from child_process import interleaved_median, run_child
 
 flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"], "Backends to run.")
 flags.DEFINE_list("presets", ["small", "paper"], "GPT presets.")
@@ -45,21 +44,6 @@ flags.DEFINE_bool("child", False, "Internal: run in this process's backend.")
 FLAGS = flags.FLAGS
 
 VOCAB = 27
-
-
-def _median_time(fns, rounds):
-    """Median seconds per call of each fn, interleaved, after one warm-up."""
-    import numpy as np
-
-    for fn in fns.values():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 def _models(preset, mixer):
@@ -121,7 +105,7 @@ def measure():
                 total = min(FLAGS.prompt + FLAGS.new_tokens, arch["context_length"])
                 new = total - FLAGS.prompt
                 fns[label] = _generator(lm, _prompt(batch, FLAGS.prompt, total))
-            seconds = _median_time(fns, FLAGS.rounds)
+            seconds = interleaved_median(fns, FLAGS.rounds, warmups=1)
             rate = {k: batch * new / s for k, s in seconds.items()}
             rows.append({"preset": preset, "batch": batch, "new_tokens": new,
                          "tokens_per_s": rate,
@@ -132,7 +116,7 @@ def measure():
     old = lambda: generate(gpt, prompt["token_ids"][:, : FLAGS.prompt],
                            FLAGS.prompt + FLAGS.old_tokens)
     cached = _generator(lm, prompt)
-    seconds = _median_time({"old": old, "cached": cached}, FLAGS.rounds)
+    seconds = interleaved_median({"old": old, "cached": cached}, FLAGS.rounds, warmups=1)
     old_vs_cached = {"tokens": FLAGS.old_tokens,
                      "old_ms_per_token": 1000 * seconds["old"] / FLAGS.old_tokens,
                      "cached_ms_per_token": 1000 * seconds["cached"] / FLAGS.old_tokens,
@@ -146,7 +130,7 @@ def measure():
             keras.ops.convert_to_tensor(tokens[:, p : p + 1]), cache, p))
         for position in (FLAGS.early, FLAGS.late)
     }
-    seconds = _median_time(step, max(FLAGS.rounds, 10))
+    seconds = interleaved_median(step, max(FLAGS.rounds, 10), warmups=1)
     return {
         "backend": keras.backend.backend(),
         "rows": rows,

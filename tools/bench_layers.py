@@ -40,10 +40,9 @@ Ratios, not seconds, are the result: the machine is shared and noisy.
 
 import json
 import sys
-import time
 
 from absl import app, flags
-from child_process import run_child
+from child_process import interleaved_median, run_child
 
 flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"], "Backends to run.")
 flags.DEFINE_list("mixers", ["haar", "learnable", "filterbank"], "Mixers to time against none.")
@@ -64,22 +63,6 @@ flags.DEFINE_string("child_mode", None, "Internal: distributed or mixed_precisio
 flags.DEFINE_bool("peer", False, "Also time keras_hub's GPT2Backbone (same sizes, same "
                   "head) against our none GPT.")
 FLAGS = flags.FLAGS
-
-
-def _interleaved_median(fns, rounds):
-    """Median seconds per call of each fn, calling them in turn each round."""
-    import numpy as np
-
-    for fn in fns.values():  # warm-up: trace and compile
-        fn()
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 def variants():
@@ -218,13 +201,13 @@ def measure():
         if mixer_placement(mixer) == "block":
             layer = keras.Sequential(list(layer.values()))
         layers[label] = forward(layer)
-    layer_times = _interleaved_median(layers, FLAGS.rounds)
+    layer_times = interleaved_median(layers, FLAGS.rounds)
 
     tokens = _tokens(arch)
     steps = {m: _train_step(*specs[m], arch, tokens) for m in specs}
     if FLAGS.peer:
         steps[PEER] = _peer_step(arch, tokens)
-    step_times = _interleaved_median(steps, FLAGS.rounds)
+    step_times = interleaved_median(steps, FLAGS.rounds)
     result = {
         "backend": keras.backend.backend(),
         "preset": FLAGS.preset,
@@ -264,7 +247,7 @@ def measure_distributed():
         steps[f"{label}@{replicas}"] = step
         one, two = (float(steps[f"{label}@{n}"]()) for n in (1, replicas))
         first_loss[label] = abs(one - two)
-    times = _interleaved_median(steps, FLAGS.rounds)
+    times = interleaved_median(steps, FLAGS.rounds)
     return {
         "backend": keras.backend.backend(),
         "devices": replicas,
@@ -298,7 +281,7 @@ def measure_precision():
         keras.mixed_precision.set_dtype_policy(FLAGS.mixed_precision)
         steps[f"{label}@mixed"] = _train_step(mixer, kwargs, arch, tokens)
         keras.mixed_precision.set_dtype_policy("float32")
-    times = _interleaved_median(steps, FLAGS.rounds)
+    times = interleaved_median(steps, FLAGS.rounds)
     return {
         "backend": keras.backend.backend(),
         "policy": FLAGS.mixed_precision,

@@ -1,9 +1,29 @@
-"""What the benchmark tools share: run one backend's measurement in a child process."""
+"""What the benchmark tools share: interleaved timing, and one backend's
+measurement in a child process."""
 
 import json
 import os
 import subprocess
 import sys
+import time
+
+
+def interleaved_median(fns, rounds, warmups=2):
+    """Median seconds per call of each fn, calling them in turn each round
+    (after `warmups` untimed calls each: trace and compile), so machine
+    noise hits all alike."""
+    import numpy as np
+
+    for fn in fns.values():
+        for _ in range(warmups):
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 def run_child(cmd, backend):
