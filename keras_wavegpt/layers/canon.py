@@ -4,11 +4,12 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_wavegpt.layers.filterbank import _check_positive_int
 from keras_wavegpt.layers.wavelet import (
     _check_float,
     _check_fraction,
     _check_stream,
-    _head,
+    _delay,
     processed_channels,
 )
 
@@ -64,14 +65,11 @@ class CanonLayer(keras.layers.Layer):
 
     def __init__(self, kernel_size=4, fraction=1.0, residual=True, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int):
-            raise TypeError(f"`kernel_size` must be a positive integer, got {kernel_size!r}")
-        if kernel_size < 1:
-            raise ValueError(f"`kernel_size` must be a positive integer, got {kernel_size}")
+        _check_positive_int("kernel_size", kernel_size)
         _check_fraction(fraction)
         if not isinstance(residual, bool):
             raise TypeError(f"`residual` must be a bool, got {residual!r}")
-        self.kernel_size = kernel_size
+        self.kernel_size = int(kernel_size)
         self.fraction = float(fraction)
         self.residual = residual
 
@@ -105,7 +103,7 @@ class CanonLayer(keras.layers.Layer):
         for lag in range(1, self.kernel_size):
             if time is not None and lag >= time:
                 break  # only the zero padding before the start
-            y = y + _shift(x, lag) * self.kernel[lag]
+            y = y + _delay(x, lag) * self.kernel[lag]
         y = ops.cast(y, inputs.dtype)
         return y if keep is None else ops.concatenate([keep, y], axis=-1)
 
@@ -125,10 +123,3 @@ class CanonLayer(keras.layers.Layer):
         )
         return config
 
-
-def _shift(x, lag):
-    """x delayed by `lag` steps along time, zeros first: (B, T, n)."""
-    time = x.shape[1]
-    if time is None:
-        return ops.pad(x, [[0, 0], [lag, 0], [0, 0]])[:, : ops.shape(x)[1]]
-    return ops.pad(_head(x, time - lag), [[0, 0], [lag, 0], [0, 0]])

@@ -203,6 +203,16 @@ def _head(x, steps, axis=1):
     return x if steps == x.shape[axis] else ops.split(x, [steps], axis=axis)[0]
 
 
+def _delay(x, steps):
+    """x (B, T, n) delayed by `steps` along time, zeros first: its first
+    `T - steps` entries after `steps` zeros (split, not strided slice, when T
+    is known; see `_head`)."""
+    time = x.shape[1]
+    if time is None:
+        return ops.pad(x, [[0, 0], [steps, 0], [0, 0]])[:, : ops.shape(x)[1]]
+    return ops.pad(_head(x, time - steps), [[0, 0], [steps, 0], [0, 0]])
+
+
 def _block_causal_conv(x, h, block):
     """y[c, :, t] = sum_k h[k, c] x[c, :, t - k] as one matrix product per channel.
 
@@ -459,7 +469,7 @@ class CausalWavelet(keras.layers.Layer):
                 windows = []
                 for part, (_, f) in zip(parts, self._runs):
                     if f < t:  # longer windows only meet the zero padding
-                        part = part - ops.pad(_head(part, t - f), [[0, 0], [f, 0], [0, 0]])
+                        part = part - _delay(part, f)
                     windows.append(part)
                 return ops.concatenate(windows, axis=-1) / lengths
         else:

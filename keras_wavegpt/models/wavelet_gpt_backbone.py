@@ -63,14 +63,18 @@ def apply_blocks(x, blocks, mixers, padding_mask=None):
     for block, mixer in zip(blocks, mixers):
         if mixer is not None:
             x = mixer(x)  # (B, T, E)
-        if padding_mask is None:
-            x = block(x)
-        elif isinstance(block, keras_hub.layers.TransformerDecoder):
-            x = block(x, decoder_padding_mask=padding_mask)
-        else:
-            x = block(x, padding_mask=padding_mask)
-        # (B, T, E)
+        x = call_block(block, x, padding_mask)  # (B, T, E)
     return x
+
+
+def call_block(block, x, padding_mask=None):
+    """One block on `x (B, T, E)`, its padding mask under the name the
+    block's class takes (keras_hub's decoder: `decoder_padding_mask`)."""
+    if padding_mask is None:
+        return block(x)
+    if isinstance(block, keras_hub.layers.TransformerDecoder):
+        return block(x, decoder_padding_mask=padding_mask)
+    return block(x, padding_mask=padding_mask)
 
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")

@@ -8,7 +8,11 @@ import keras_hub
 from keras import ops
 
 from keras_wavegpt.layers.chain import receptive_field
-from keras_wavegpt.models.wavelet_gpt_backbone import WaveletGPTBackbone, check_positive
+from keras_wavegpt.models.wavelet_gpt_backbone import (
+    WaveletGPTBackbone,
+    call_block,
+    check_positive,
+)
 from keras_wavegpt.models.wavelet_gpt_causal_lm_preprocessor import (
     WaveletGPTCausalLMPreprocessor,
 )
@@ -300,9 +304,7 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
                                                backbone.mixer_layers)):
             if mixer is not None:
                 x = mixer(x)
-            x = intercept(block(x, decoder_padding_mask=padding_mask)
-                          if isinstance(block, keras_hub.layers.TransformerDecoder)
-                          else block(x, padding_mask=padding_mask), i)
+            x = intercept(call_block(block, x, padding_mask), i)
         logits = self._logits(backbone.layer_norm(x))  # (B, T, V)
         if scoring_mode == "logits":
             return logits
