@@ -1,4 +1,4 @@
-"""Audio tagging: compare mixers in the Audio Transformer (WaveletGPT §4.4).
+r"""Audio tagging: compare mixers in the Audio Transformer (WaveletGPT §4.4).
 
     KERAS_BACKEND=jax python experiments/audio_classification.py \
         --variants=none,haar --steps=2000
@@ -19,7 +19,12 @@ from absl import app, flags
 
 from keras_wavegpt.data import audio_classification as clips_data
 from keras_wavegpt.models import build_audio_transformer
-from keras_wavegpt.training.flags import define_training_flags, train_config_from_flags
+from keras_wavegpt.training import flags as training_flags
+from keras_wavegpt.training.flags import (
+    define_training_flags,
+    train_config_from_flags,
+    user_errors,
+)
 from keras_wavegpt.training.metrics import TAGGING_METRICS, tagging_task
 from keras_wavegpt.training.runner import format_table, run_comparison
 
@@ -33,18 +38,19 @@ flags.DEFINE_integer("num_filters", 128, "Learned front-end filters.")
 flags.DEFINE_integer("filter_length", 200, "Samples per front-end filter.")
 flags.DEFINE_integer("patch", 400, "Samples per patch (max-pooled to one vector).")
 flags.DEFINE_integer("num_layers", 6, "Transformer blocks.")
-flags.DEFINE_integer("model_dim", 64, "Model width.")
+flags.DEFINE_integer("hidden_dim", 64, "Model width.")
 flags.DEFINE_integer("num_heads", 8, "Attention heads.")
-flags.DEFINE_integer("ff_dim", 256, "Feed-forward width.")
+flags.DEFINE_integer("intermediate_dim", 256, "Feed-forward width.")
 flags.DEFINE_float("dropout", 0.0, "Dropout inside the blocks.")
 define_training_flags(default_out_dir="runs/audio_classification", default_variants="none,haar")
+flags.adopt_module_key_flags(training_flags)
 FLAGS = flags.FLAGS
 
 
 def load_clips():
     if FLAGS.source == "fsd50k":
         if not FLAGS.data_dir:
-            raise flags.ValidationError("--source=fsd50k needs --data_dir")
+            raise ValueError("--source=fsd50k needs --data_dir")
         return clips_data.load_fsd50k(FLAGS.data_dir, FLAGS.sample_rate, FLAGS.clip_seconds)
     data_dir = FLAGS.data_dir or os.path.join(os.path.expanduser("~"), ".keras", "datasets",
                                               "spoken_digits")
@@ -54,8 +60,10 @@ def load_clips():
 
 def main(argv):
     del argv
-    config = train_config_from_flags(FLAGS)
-    clips = load_clips()
+    with user_errors():
+        config = train_config_from_flags(FLAGS)
+        config.validate()
+        clips = load_clips()
     counts = {name: int((clips.splits == name).sum()) for name in clips_data.SPLITS}
     print(f"{clips.name}: {counts['train']:,} train / {counts['validation']:,} validation "
           f"clips of {FLAGS.clip_seconds:g} s at {FLAGS.sample_rate} Hz, "
@@ -65,8 +73,8 @@ def main(argv):
         return build_audio_transformer(
             len(clips.classes), sample_rate=FLAGS.sample_rate, clip_seconds=FLAGS.clip_seconds,
             num_filters=FLAGS.num_filters, filter_length=FLAGS.filter_length, patch=FLAGS.patch,
-            model_dim=FLAGS.model_dim, num_layers=FLAGS.num_layers, num_heads=FLAGS.num_heads,
-            ff_dim=FLAGS.ff_dim, mixer=mixer, dropout=FLAGS.dropout, **mixer_kwargs,
+            hidden_dim=FLAGS.hidden_dim, num_layers=FLAGS.num_layers, num_heads=FLAGS.num_heads,
+            intermediate_dim=FLAGS.intermediate_dim, mixer=mixer, dropout=FLAGS.dropout, **mixer_kwargs,
         )
 
     summary = run_comparison(

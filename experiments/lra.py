@@ -1,4 +1,4 @@
-"""Long Range Arena: compare mixers on sequence classification (WaveletGPT §5).
+r"""Long Range Arena: compare mixers on sequence classification (WaveletGPT §5).
 
     KERAS_BACKEND=jax python experiments/lra.py --task=listops \
         --variants=none,haar --steps=2000
@@ -25,7 +25,12 @@ from absl import app, flags
 
 from keras_wavegpt.data import lra
 from keras_wavegpt.models import build_sequence_classifier
-from keras_wavegpt.training.flags import define_training_flags, train_config_from_flags
+from keras_wavegpt.training import flags as training_flags
+from keras_wavegpt.training.flags import (
+    define_training_flags,
+    train_config_from_flags,
+    user_errors,
+)
 from keras_wavegpt.training.runner import format_table, run_comparison
 
 SOURCES = {"listops": ("generated",), "image": ("mnist_5k", "cifar10"), "text": ("pydocs", "imdb")}
@@ -40,23 +45,24 @@ flags.DEFINE_integer("min_length", 500, "Shortest ListOps expression (tokens).")
 flags.DEFINE_integer("max_length", 2000, "Longest ListOps expression (tokens).")
 flags.DEFINE_integer("text_length", 2048, "Bytes per text example.")
 flags.DEFINE_integer("num_layers", 6, "Decoder blocks.")
-flags.DEFINE_integer("model_dim", 32, "Model width.")
+flags.DEFINE_integer("hidden_dim", 32, "Model width.")
 flags.DEFINE_integer("num_heads", 4, "Attention heads.")
-flags.DEFINE_integer("ff_dim", 128, "Feed-forward width.")
+flags.DEFINE_integer("intermediate_dim", 128, "Feed-forward width.")
 flags.DEFINE_float("dropout", 0.0, "Dropout inside the decoder blocks.")
 define_training_flags(default_out_dir="runs/lra", default_variants="none,haar")
+flags.adopt_module_key_flags(training_flags)
 FLAGS = flags.FLAGS
 
 
 def load_task():
     source = FLAGS.source or SOURCES[FLAGS.task][0]
     if source not in SOURCES[FLAGS.task]:
-        raise flags.ValidationError(
+        raise ValueError(
             f"--source={source} is not a source of --task={FLAGS.task}; accepted values: "
             f"{SOURCES[FLAGS.task]}"
         )
     if source in ("cifar10", "imdb") and not FLAGS.data_dir:
-        raise flags.ValidationError(f"--source={source} needs --data_dir")
+        raise ValueError(f"--source={source} needs --data_dir")
     if source == "generated":
         return lra.generate_listops(FLAGS.num_examples, FLAGS.min_length, FLAGS.max_length,
                                     seed=0)
@@ -71,18 +77,20 @@ def load_task():
 
 def main(argv):
     del argv
-    config = train_config_from_flags(FLAGS)
-    task = load_task()
+    with user_errors():
+        config = train_config_from_flags(FLAGS)
+        config.validate()
+        task = load_task()
     context = task.x.shape[1]
     print(f"{task.name}: {len(task.y):,} examples of {context} tokens, vocabulary "
-          f"{task.vocab_size}, {task.num_classes} classes")
+          f"{task.vocabulary_size}, {task.num_classes} classes")
 
     def build_model(mixer, mixer_kwargs):
         if mixer in ("haar", "learnable"):  # the paper's LRA kernels, unless told otherwise
             mixer_kwargs = {"schedule": "linear", **mixer_kwargs}
         return build_sequence_classifier(
-            task.vocab_size, context, task.num_classes, num_layers=FLAGS.num_layers,
-            model_dim=FLAGS.model_dim, num_heads=FLAGS.num_heads, ff_dim=FLAGS.ff_dim,
+            task.vocabulary_size, context, task.num_classes, num_layers=FLAGS.num_layers,
+            hidden_dim=FLAGS.hidden_dim, num_heads=FLAGS.num_heads, intermediate_dim=FLAGS.intermediate_dim,
             mixer=mixer, dropout=FLAGS.dropout, **mixer_kwargs,
         )
 
@@ -90,7 +98,7 @@ def main(argv):
         build_model,
         lambda seed: lra.classification_datasets(task, config.batch_size, seed=seed),
         config,
-        metadata=dict(task=FLAGS.task, dataset=task.name, context_length=context,
+        metadata=dict(task=FLAGS.task, dataset=task.name, max_sequence_length=context,
                       num_classes=task.num_classes, classes=list(task.classes)),
         metric_names=("accuracy",),
     )

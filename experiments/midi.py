@@ -1,4 +1,4 @@
-"""Symbolic music: next-event prediction on Music Transformer events (WaveletGPT §4).
+r"""Symbolic music: next-event prediction on Music Transformer events (WaveletGPT §4).
 
     KERAS_BACKEND=jax python experiments/midi.py --variants=none,haar \
         --preset=small --steps=1000
@@ -14,10 +14,12 @@ batches. `final_val_bpc` in summary.json is bits per event here.
 from absl import app, flags
 
 from keras_wavegpt.data.midi import load_midi_folder, load_music21_corpus
+from keras_wavegpt.training import flags as training_flags
 from keras_wavegpt.training.flags import (
     define_language_model_flags,
     define_training_flags,
     train_config_from_flags,
+    user_errors,
 )
 from keras_wavegpt.training.runner import compare_language_models, format_table
 
@@ -30,17 +32,20 @@ flags.DEFINE_string("cache_dir", None, "Where the rendered music21 stream is "
                     "cached (default ~/.keras/datasets).")
 define_language_model_flags()
 define_training_flags(default_out_dir="runs/midi", default_variants="none,haar")
+flags.adopt_module_key_flags(training_flags)
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     del argv
-    config = train_config_from_flags(FLAGS)
-    if FLAGS.midi_dir:
-        corpus = load_midi_folder(FLAGS.midi_dir)
-    else:
-        composers = None if FLAGS.composers == ["all"] else tuple(FLAGS.composers)
-        corpus = load_music21_corpus(composers, FLAGS.max_pieces, FLAGS.cache_dir)
+    with user_errors():
+        config = train_config_from_flags(FLAGS)
+        config.validate()
+        if FLAGS.midi_dir:
+            corpus = load_midi_folder(FLAGS.midi_dir)
+        else:
+            composers = None if FLAGS.composers == ["all"] else tuple(FLAGS.composers)
+            corpus = load_music21_corpus(composers, FLAGS.max_pieces, FLAGS.cache_dir)
     print(f"{corpus.name}: {len(corpus.split('train')):,} train / "
           f"{len(corpus.split('validation')):,} validation events, vocabulary 388")
     summary = compare_language_models(

@@ -1,4 +1,4 @@
-"""Character-level language modelling: compare mixers on text8-style data.
+r"""Character-level language modelling: compare mixers on text8-style data.
 
     KERAS_BACKEND=tensorflow python experiments/text8.py \
         --dataset=pydocs --variants=none,haar,learnable --preset=small
@@ -17,10 +17,12 @@ from absl import app, flags
 
 from keras_wavegpt import data
 from keras_wavegpt.models import SAMPLERS, generate
+from keras_wavegpt.training import flags as training_flags
 from keras_wavegpt.training.flags import (
     define_language_model_flags,
     define_training_flags,
     train_config_from_flags,
+    user_errors,
 )
 from keras_wavegpt.training.runner import compare_language_models, format_table
 
@@ -34,47 +36,51 @@ flags.DEFINE_integer("prompt_length", 64, "Prompt: this many validation characte
 flags.DEFINE_enum("sampler", "top_k", list(SAMPLERS), "keras_hub sampler for --sample.")
 define_language_model_flags()
 define_training_flags(default_out_dir="runs/text8", default_variants="none,haar")
+flags.adopt_module_key_flags(training_flags)
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     del argv
-    config = train_config_from_flags(FLAGS)
-    if FLAGS.prompt_length < 1 or FLAGS.sample_length < 1:
-        raise flags.ValidationError("--prompt_length and --sample_length must be >= 1")
-    if FLAGS.text_file and FLAGS.text_dir:
-        raise flags.ValidationError("Give --text_file or --text_dir, not both")
-    corpus = data.load_corpus(
-        FLAGS.dataset, data_dir=FLAGS.data_dir, text_file=FLAGS.text_file or FLAGS.text_dir
-    )
+    with user_errors():
+        config = train_config_from_flags(FLAGS)
+        config.validate()
+        if FLAGS.prompt_length < 1 or FLAGS.sample_length < 1:
+            raise ValueError("--prompt_length and --sample_length must be >= 1")
+        if FLAGS.text_file and FLAGS.text_dir:
+            raise ValueError("Give --text_file or --text_dir, not both")
+        corpus = data.load_corpus(
+            FLAGS.dataset, data_dir=FLAGS.data_dir, text_file=FLAGS.text_file or FLAGS.text_dir
+        )
     train_ids, val_ids = corpus.split("train"), corpus.split("validation")
     print(f"{corpus.name}: {len(train_ids):,} train / {len(val_ids):,} validation "
-          f"symbols, vocabulary {corpus.vocab_size}")
+          f"symbols, vocabulary {corpus.vocabulary_size}")
     summary = compare_language_models(
         corpus, config, FLAGS.preset, seq_len=FLAGS.seq_len, val_windows=FLAGS.val_windows,
         dropout=FLAGS.dropout,
     )
     print(format_table(summary["variants"]))
     if FLAGS.sample:
-        write_samples(corpus, val_ids, summary, config)
+        write_samples(corpus, val_ids[: FLAGS.prompt_length], summary, config,
+                      FLAGS.sample_length, FLAGS.sampler)
 
 
-def write_samples(corpus, val_ids, summary, config):
-    """Continue one validation prompt with every variant's final checkpoint."""
+def write_samples(corpus, prompt, summary, config, sample_length, sampler):
+    """Continue `prompt` by `sample_length` tokens with every variant's final
+    checkpoint (`sampler`: a name of `keras_wavegpt.models.SAMPLERS`); print
+    the samples and write them to `<out_dir>/samples.txt`."""
     import keras
 
-    prompt = val_ids[: FLAGS.prompt_length]
     lines = [f"prompt: {corpus.decode(prompt)!r}"]
     for label in summary["variants"]:
         path = os.path.join(config.out_dir, f"seed_{config.seeds[0]}", label, "checkpoint.keras")
         model = keras.saving.load_model(path)
-        tokens = generate(model, prompt, len(prompt) + FLAGS.sample_length,
-                          sampler=FLAGS.sampler, seed=config.seeds[0])
+        tokens = generate(model, prompt, len(prompt) + sample_length,
+                          sampler=sampler, seed=config.seeds[0])
         lines.append(f"{label}: {corpus.decode(tokens[len(prompt):])!r}")
     with open(os.path.join(config.out_dir, "samples.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
-
 
 if __name__ == "__main__":
     app.run(main)

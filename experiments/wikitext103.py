@@ -1,4 +1,4 @@
-"""BPE language modelling: compare mixers on byte-pair tokens (WaveletGPT §4).
+r"""BPE language modelling: compare mixers on byte-pair tokens (WaveletGPT §4).
 
     KERAS_BACKEND=tensorflow python experiments/wikitext103.py \
         --dataset=wikitext103 --tokenizer_preset=gpt2_base_en --variants=none,haar
@@ -18,10 +18,12 @@ import os
 from absl import app, flags
 
 from keras_wavegpt.data import bpe
+from keras_wavegpt.training import flags as training_flags
 from keras_wavegpt.training.flags import (
     define_language_model_flags,
     define_training_flags,
     train_config_from_flags,
+    user_errors,
 )
 from keras_wavegpt.training.runner import compare_language_models, format_table
 
@@ -37,15 +39,18 @@ flags.DEFINE_integer("bpe_vocab_size", 4096, "Vocabulary to learn from the train
 flags.DEFINE_string("cache_dir", None, "Where token ids are cached (default ~/.keras/datasets).")
 define_language_model_flags()
 define_training_flags(default_out_dir="runs/wikitext103", default_variants="none,haar")
+flags.adopt_module_key_flags(training_flags)
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     del argv
-    config = train_config_from_flags(FLAGS)
-    if bool(FLAGS.vocab_file) != bool(FLAGS.merges_file):
-        raise flags.ValidationError("Give --vocab_file and --merges_file together")
-    splits = bpe.read_text_splits(FLAGS.dataset, FLAGS.data_dir, FLAGS.text_file)
+    with user_errors():
+        config = train_config_from_flags(FLAGS)
+        config.validate()
+        if bool(FLAGS.vocab_file) != bool(FLAGS.merges_file):
+            raise ValueError("Give --vocab_file and --merges_file together")
+        splits = bpe.read_text_splits(FLAGS.dataset, FLAGS.data_dir, FLAGS.text_file)
     if FLAGS.vocab_file or FLAGS.tokenizer_preset:
         tokenizer = bpe.bpe_tokenizer(FLAGS.vocab_file, FLAGS.merges_file, FLAGS.tokenizer_preset)
         source = FLAGS.tokenizer_preset or FLAGS.vocab_file
@@ -61,7 +66,7 @@ def main(argv):
     tokens = {name: len(corpus.split(name)) for name in splits}
     print(f"{corpus.name}: {tokens['train']:,} train / {tokens['validation']:,} validation "
           f"tokens ({chars['train'] / tokens['train']:.2f} characters a token), "
-          f"vocabulary {corpus.vocab_size} ({source})")
+          f"vocabulary {corpus.vocabulary_size} ({source})")
     summary = compare_language_models(
         corpus, config, FLAGS.preset, seq_len=FLAGS.seq_len, val_windows=FLAGS.val_windows,
         dropout=FLAGS.dropout,

@@ -13,8 +13,8 @@ wrong), by entry point:
   `ChannelBottleneck` `bottleneck_ratio` 0; `BoundedParameter` lo > hi;
   `DSPDecoderBlock` `num_heads` 0, rank-2 input.
 - Registry (2): `get_mixer` unknown name, unknown argument.
-- Models (15): `build_gpt` `vocab_size` 0, `num_layers` -1, `num_heads`
-  not dividing `model_dim`, unknown `mixer`; a GPT called on a sequence
+- Models (15): `build_gpt` `vocabulary_size` 0, `num_layers` -1, `num_heads`
+  not dividing `hidden_dim`, unknown `mixer`; a GPT called on a sequence
   longer than its context and on rank-3 tokens; `gpt_preset` unknown name;
   `build_sequence_classifier` with one class; `build_audio_transformer`
   with a clip that is not whole patches and a filter longer than a patch;
@@ -33,7 +33,7 @@ wrong), by entry point:
   bytes that are not MIDI; `load_midi_folder` on a folder with no MIDI;
   `load_music21_corpus` unknown composer; `events_to_notes` an id outside
   the 388; `bpe_tokenizer` without its merges file; `train_bpe`
-  `vocab_size` 256; `read_text_splits` unknown dataset;
+  `vocabulary_size` 256; `read_text_splits` unknown dataset;
   `load_labelled_clips` without its CSV; `load_fsd50k` without the data.
   (Corrupt and empty WAV and MIDI files inside a folder are skipped with a
   counted warning: `tests/data/test_audio.py`, `test_midi.py`,
@@ -59,12 +59,11 @@ file; `experiments/lra.py` a source of another task) are checked in
 Not errors, by design: float token ids given to a GPT are cast to int32 by
 Keras' functional model, as for any `keras.Input(dtype="int32")`; a
 `generate` prompt longer than the context is cropped to its last
-`context_length` tokens (the sliding window); out-of-vocabulary ids inside a
+`max_sequence_length` tokens (the sliding window); out-of-vocabulary ids inside a
 compiled model cannot raise on JAX, so they are checked where ids enter
 (`generate`, the corpus loaders).
 """
 
-import os
 import zipfile
 
 import keras
@@ -80,7 +79,7 @@ from keras_wavegpt import models as M
 from keras_wavegpt import training as T
 from tests.helpers import to_numpy
 
-TINY = dict(context_length=16, num_layers=2, model_dim=16, num_heads=2, ff_dim=32, head_dim=32)
+TINY = dict(max_sequence_length=16, num_layers=2, hidden_dim=16, num_heads=2, intermediate_dim=32, head_hidden_dim=32)
 STREAM = np.zeros((2, 8, 4), "float32")
 INTS = np.zeros((2, 8, 4), "int32")
 
@@ -137,11 +136,11 @@ CASES = {
     "get_mixer unknown": (lambda p: L.get_mixer("wavelets"), ValueError, "accepted values"),
     "get_mixer argument": (lambda p: L.get_mixer("haar", foo=1), (TypeError, ValueError), "foo"),
     # Models
-    "gpt vocab_size 0": (lambda p: M.build_gpt(0, **TINY), ValueError, "vocab_size"),
+    "gpt vocabulary_size 0": (lambda p: M.build_gpt(0, **TINY), ValueError, "vocabulary_size"),
     "gpt num_layers -1": (lambda p: M.build_gpt(27, **dict(TINY, num_layers=-1)), ValueError, "num_layers"),
     "gpt num_heads": (lambda p: M.build_gpt(27, **dict(TINY, num_heads=3)), ValueError, "num_heads"),
     "gpt mixer": (lambda p: M.build_gpt(27, mixer="wave", **TINY), ValueError, "Unknown mixer 'wave'"),
-    "gpt too long": (lambda p: _gpt()(np.zeros((1, 17), "int32")), ValueError, "context_length 16"),
+    "gpt too long": (lambda p: _gpt()(np.zeros((1, 17), "int32")), ValueError, "max_sequence_length 16"),
     "gpt rank 3": (lambda p: _gpt()(np.zeros((1, 8, 2), "int32")), ValueError, "shape"),
     "gpt_preset": (lambda p: M.gpt_preset("huge"), ValueError, "preset"),
     "classifier num_classes": (lambda p: M.build_sequence_classifier(16, 8, 1), ValueError, "num_classes"),
@@ -180,7 +179,7 @@ CASES = {
     "music21 composer": (lambda p: midi.load_music21_corpus(("nobody",)), ValueError, "composers"),
     "midi event id": (lambda p: midi.events_to_notes([400]), ValueError, r"\[0, 388\)"),
     "bpe merges missing": (lambda p: bpe.bpe_tokenizer(str(p / "v.json"), str(p / "m.txt")), FileNotFoundError, "vocabulary"),
-    "bpe vocab_size 256": (lambda p: bpe.train_bpe("text", 256, str(p)), ValueError, "vocab_size"),
+    "bpe vocabulary_size 256": (lambda p: bpe.train_bpe("text", 256, str(p)), ValueError, "vocabulary_size"),
     "bpe dataset": (lambda p: bpe.read_text_splits("wiki"), ValueError, "dataset"),
     "clips csv missing": (lambda p: clips.load_labelled_clips(str(p), str(p / "l.csv")), FileNotFoundError, "l.csv"),
     "fsd50k missing": (lambda p: clips.load_fsd50k(str(p)), FileNotFoundError, "FSD50K"),
@@ -214,7 +213,7 @@ def test_bad_input_fails_clearly(name, tmp_path):
 def _toy_comparison(tmp_path, make_train):
     """The runner on a two-feature classifier whose data we control."""
     config = T.TrainConfig(variants=("none",), steps=4, eval_every=1, batch_size=4,
-                           schedule="constant", learning_rate=1e-2, out_dir=str(tmp_path),
+                           lr_schedule="constant", learning_rate=1e-2, out_dir=str(tmp_path),
                            verbose=0)
     x = np.random.default_rng(0).normal(size=(16, 2)).astype("float32")
     y = (x[:, 0] > 0).astype("int32")

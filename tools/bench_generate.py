@@ -61,16 +61,16 @@ def _models(preset, mixer):
     if mixer is None:
         backbone = keras_hub.models.GPT2Backbone(
             vocabulary_size=VOCAB, num_layers=arch["num_layers"], num_heads=arch["num_heads"],
-            hidden_dim=arch["model_dim"], intermediate_dim=arch["ff_dim"], dropout=0.0,
-            max_sequence_length=arch["context_length"],
+            hidden_dim=arch["hidden_dim"], intermediate_dim=arch["intermediate_dim"], dropout=0.0,
+            max_sequence_length=arch["max_sequence_length"],
         )
         return keras_hub.models.GPT2CausalLM(backbone), arch
     if mixer.startswith("gpt:"):  # our older full-recompute path needs a build_gpt model
         gpt = build_gpt(VOCAB, mixer=mixer[4:], **arch)
-        return (gpt, causal_lm_from_gpt(gpt, vocab_size=VOCAB, mixer=mixer[4:], **arch)), arch
+        return (gpt, causal_lm_from_gpt(gpt, vocabulary_size=VOCAB, mixer=mixer[4:], **arch)), arch
     backbone = WaveletGPTBackbone(
-        VOCAB, arch["num_layers"], arch["num_heads"], arch["model_dim"], arch["ff_dim"],
-        arch["context_length"], mixer=mixer,
+        VOCAB, arch["num_layers"], arch["num_heads"], arch["hidden_dim"], arch["intermediate_dim"],
+        arch["max_sequence_length"], mixer=mixer,
     )
     return WaveletGPTCausalLM(backbone), arch
 
@@ -102,7 +102,7 @@ def measure():
             fns, new = {}, None
             for label, mixer in candidates.items():
                 lm, arch = _models(preset, mixer)
-                total = min(FLAGS.prompt + FLAGS.new_tokens, arch["context_length"])
+                total = min(FLAGS.prompt + FLAGS.new_tokens, arch["max_sequence_length"])
                 new = total - FLAGS.prompt
                 fns[label] = _generator(lm, _prompt(batch, FLAGS.prompt, total))
             seconds = interleaved_median(fns, FLAGS.rounds, warmups=1)
@@ -122,7 +122,7 @@ def measure():
                      "cached_ms_per_token": 1000 * seconds["cached"] / FLAGS.old_tokens,
                      "speedup": seconds["old"] / seconds["cached"]}
     # One cached step early and late in a full-length cache.
-    total = arch["context_length"]
+    total = arch["max_sequence_length"]
     tokens = _prompt(1, total, total)["token_ids"]
     _, cache = lm._build_cache(keras.ops.convert_to_tensor(tokens))
     step = {

@@ -106,8 +106,8 @@ def _peer_step(arch, tokens):
     keras.utils.set_random_seed(0)
     backbone = keras_hub.models.GPT2Backbone(
         vocabulary_size=27, num_layers=arch["num_layers"], num_heads=arch["num_heads"],
-        hidden_dim=arch["model_dim"], intermediate_dim=arch["ff_dim"], dropout=0.0,
-        max_sequence_length=arch["context_length"],
+        hidden_dim=arch["hidden_dim"], intermediate_dim=arch["intermediate_dim"], dropout=0.0,
+        max_sequence_length=arch["max_sequence_length"],
     )
     ids = keras.Input(shape=(None,), dtype="int32")
     x = backbone({"token_ids": ids, "padding_mask": keras.ops.ones_like(ids)})
@@ -144,7 +144,7 @@ def _tokens(arch):
     import numpy as np
 
     rng = np.random.default_rng(1)
-    return rng.integers(0, 27, size=(FLAGS.batch_size, arch["context_length"] + 1)).astype("int32")
+    return rng.integers(0, 27, size=(FLAGS.batch_size, arch["max_sequence_length"] + 1)).astype("int32")
 
 
 def measure_memory(label):
@@ -185,7 +185,7 @@ def measure():
     specs = variants()
     labels = [m for m in specs if m != "none"]
     arch = gpt_preset(FLAGS.preset)
-    context, width = arch["context_length"], arch["model_dim"]
+    context, width = arch["max_sequence_length"], arch["hidden_dim"]
     rng = np.random.default_rng(0)
     x = rng.normal(size=(FLAGS.batch_size, context, width)).astype("float32")
 
@@ -197,7 +197,7 @@ def measure():
     layers = {"identity": forward(keras.layers.Identity())}
     for label in labels:
         mixer, kwargs = specs[label]
-        layer = get_mixer(mixer, context_length=context, **kwargs)
+        layer = get_mixer(mixer, max_sequence_length=context, **kwargs)
         if mixer_placement(mixer) == "block":
             layer = keras.Sequential(list(layer.values()))
         layers[label] = forward(layer)
@@ -278,9 +278,12 @@ def measure_precision():
     steps = {}
     for label, (mixer, kwargs) in variants().items():
         steps[f"{label}@float32"] = _train_step(mixer, kwargs, arch, tokens)
+        previous = keras.mixed_precision.dtype_policy()
         keras.mixed_precision.set_dtype_policy(FLAGS.mixed_precision)
-        steps[f"{label}@mixed"] = _train_step(mixer, kwargs, arch, tokens)
-        keras.mixed_precision.set_dtype_policy("float32")
+        try:
+            steps[f"{label}@mixed"] = _train_step(mixer, kwargs, arch, tokens)
+        finally:
+            keras.mixed_precision.set_dtype_policy(previous)
     times = interleaved_median(steps, FLAGS.rounds)
     return {
         "backend": keras.backend.backend(),

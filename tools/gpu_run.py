@@ -94,7 +94,7 @@ def train_comparison():
     s = _settings()
     arch = gpt_preset(s["preset"])
     train, val = _tokens()
-    window = arch["context_length"] + 1
+    window = arch["max_sequence_length"] + 1
     rng = np.random.default_rng(0)
     starts = rng.integers(0, len(train) - window, size=(s["steps"], s["batch_size"]))
     offsets = np.arange(window)

@@ -74,8 +74,8 @@ def _wavelet_figure(layer, out_dir):
     from keras_wavegpt.layers import processed_channels
 
     taps = keras.ops.convert_to_numpy(layer.taps)
-    n = processed_channels(layer.kernel_sizes.size, layer.fraction)
-    lengths = layer.kernel_sizes[-n:]
+    n = processed_channels(layer.channel_kernel_sizes.size, layer.fraction)
+    lengths = layer.channel_kernel_sizes[-n:]
     kernels = np.split(taps, np.cumsum(lengths)[:-1])  # lag order per channel
     levels = sorted(set(lengths.tolist()))
     cols = min(len(levels), 5)

@@ -19,6 +19,7 @@ import wave
 import numpy as np
 
 from keras_wavegpt.data.text import TextCorpus, warn_skipped
+from keras_wavegpt.utils.validation import check_int
 
 ASTERISK_SOUNDS = "/usr/share/asterisk/sounds/en_US_f_Allison"
 MU = 255
@@ -78,8 +79,7 @@ def load_wav_folder(path=ASTERISK_SOUNDS, sample_rate=16000, name=None):
     warning that counts them; a folder with no usable file raises
     `FileNotFoundError`.
     """
-    if not isinstance(sample_rate, int) or sample_rate < 1:
-        raise ValueError(f"`sample_rate` must be a positive integer, got {sample_rate!r}")
+    check_int("sample_rate", sample_rate)
     files = sorted(glob.glob(os.path.join(path, "**", "*.wav"), recursive=True))
     if not files:
         hint = (" (install Debian's asterisk-core-sounds-en-wav)"

@@ -31,6 +31,7 @@ from keras_wavegpt.data.audio import read_wav, resample
 from keras_wavegpt.data.lra import epoch_batches
 from keras_wavegpt.data.text import warn_skipped
 from keras_wavegpt.utils.imports import tensorflow
+from keras_wavegpt.utils.validation import check_int
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 ESPEAK_ACCENTS = ("en-gb", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp",
@@ -158,8 +159,7 @@ def synthesize_spoken_digits(out_dir, num_clips=1200, clip_seconds=1.0, seed=0):
     espeak = shutil.which("espeak-ng")
     if espeak is None:
         raise FileNotFoundError("espeak-ng is not installed (apt-get install -y espeak-ng)")
-    if not isinstance(num_clips, int) or num_clips < 10:
-        raise ValueError(f"`num_clips` must be an integer >= 10, got {num_clips!r}")
+    check_int("num_clips", num_clips, minimum=10)
     os.makedirs(out_dir, exist_ok=True)
     rng = np.random.default_rng(seed)
     order = rng.permutation(num_clips)

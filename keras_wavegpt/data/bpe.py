@@ -40,6 +40,7 @@ from keras_wavegpt.data.text import (
     split_bounds,
     text_files,
 )
+from keras_wavegpt.utils.validation import check_int
 
 WIKITEXT103_URL = "https://wikitext.smerity.com/wikitext-103-raw-v1.zip"
 WIKITEXT103_FILES = {"train": "wiki.train.raw", "validation": "wiki.valid.raw",
@@ -107,20 +108,18 @@ def read_text_splits(dataset, data_dir=None, text_file=None):
 # --- the tokenizer -------------------------------------------------------------
 
 
-def train_bpe(text, vocab_size, out_dir):
-    """Learn a byte-level BPE vocabulary of `vocab_size` tokens from `text`
+def train_bpe(text, vocabulary_size, out_dir):
+    """Learn a byte-level BPE vocabulary of `vocabulary_size` tokens from `text`
     (GPT-2's pre-tokenisation and 256 byte symbols, Hugging Face
     `tokenizers`); writes `out_dir/vocab.json` and `out_dir/merges.txt` and
     returns their paths."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-    if not isinstance(vocab_size, int) or vocab_size <= 256:
-        raise ValueError(f"`vocab_size` must be an integer above the 256 byte symbols, "
-                         f"got {vocab_size!r}")
+    check_int("vocabulary_size", vocabulary_size, minimum=257)  # above the 256 byte symbols
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, show_progress=False,
+        vocab_size=vocabulary_size, show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     lines = text.splitlines(keepends=True)

@@ -29,6 +29,7 @@ import numpy as np
 
 from keras_wavegpt.data.text import PYDOCS_DIR, html_to_text, read_text_file
 from keras_wavegpt.utils.imports import tensorflow
+from keras_wavegpt.utils.validation import check_int
 
 LISTOPS_OPERATORS = ("[MIN", "[MAX", "[MED", "[SM")
 LISTOPS_VOCAB = ("<pad>", *map(str, range(10)), *LISTOPS_OPERATORS, "]")
@@ -45,7 +46,7 @@ class Classification:
     name: str
     x: np.ndarray
     y: np.ndarray
-    vocab_size: int
+    vocabulary_size: int
     num_classes: int
     classes: tuple = ()  # class names, where the data has them
 
@@ -103,14 +104,11 @@ def generate_listops(num_examples, min_length=500, max_length=2000, max_depth=10
     Returns a `Classification` (`x` front-padded to `max_length`, vocabulary
     16, 10 classes); the same seed gives the same examples.
     """
-    for name, value in (("num_examples", num_examples), ("min_length", min_length),
-                        ("max_depth", max_depth)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
-    if not isinstance(max_args, int) or max_args < 2:
-        raise ValueError(f"`max_args` must be an integer >= 2, got {max_args!r}")
-    if not isinstance(max_length, int) or max_length < min_length:
-        raise ValueError(f"`max_length`={max_length!r} must be >= `min_length`={min_length}")
+    check_int("num_examples", num_examples)
+    check_int("min_length", min_length)
+    check_int("max_depth", max_depth)
+    check_int("max_args", max_args, minimum=2)
+    check_int("max_length", max_length, minimum=min_length)
     ids = {token: i for i, token in enumerate(LISTOPS_VOCAB)}
     rng = np.random.default_rng(seed)
     x = np.zeros((num_examples, max_length), np.int32)
@@ -269,8 +267,7 @@ def epoch_batches(count, batch_size, seed):
     batches run on across epoch boundaries."""
     tf = tensorflow()
 
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}")
+    check_int("batch_size", batch_size)
 
     def epoch(index):
         order = tf.random.experimental.stateless_shuffle(
@@ -301,7 +298,7 @@ def classification_datasets(task, batch_size, seed=0):
             f"{task.name}: {len(y_train)} training / {len(y_val)} validation examples, "
             f"fewer than one batch of {batch_size}"
         )
-    store = np.uint8 if task.vocab_size <= 256 else np.int32  # CIFAR: 4x less memory
+    store = np.uint8 if task.vocabulary_size <= 256 else np.int32  # CIFAR: 4x less memory
     x_all, y_all = tf.constant(x_train.astype(store)), tf.constant(y_train)
     train = indices.map(
         lambda i: (tf.cast(tf.gather(x_all, i), tf.int32), tf.gather(y_all, i))

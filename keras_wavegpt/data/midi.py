@@ -32,6 +32,7 @@ import os
 import numpy as np
 
 from keras_wavegpt.data.text import TextCorpus, warn_skipped
+from keras_wavegpt.utils.validation import check_int
 
 NUM_PITCHES = 128
 MAX_SHIFT_STEPS = 100
@@ -318,8 +319,7 @@ def load_music21_corpus(composers=("bach",), max_pieces=None, cache_dir=None):
     """
     import music21
 
-    if max_pieces is not None and (not isinstance(max_pieces, int) or max_pieces < 1):
-        raise ValueError(f"`max_pieces` must be None or a positive integer, got {max_pieces!r}")
+    check_int("max_pieces", max_pieces, allow_none=True)
     paths = music21_corpus_paths(composers)
     order = np.random.default_rng(0).permutation(len(paths))
     paths = [paths[i] for i in order[:max_pieces]]

@@ -1,4 +1,4 @@
-"""Character and byte text corpora and their `tf.data` pipelines (SPEC §5).
+"""Character and byte text corpora and their `tf.data` pipelines (`docs/design.md`, "Data").
 
 Corpora are integer arrays (`numpy.uint8` here) split deterministically into
 90% / 5% / 5% train / validation / test (text8 and enwik8: exactly
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keras_wavegpt.utils.imports import tensorflow
+from keras_wavegpt.utils.validation import check_int
 
 TEXT8_URL = "http://mattmahoney.net/dc/text8.zip"
 ENWIK8_URL = "http://mattmahoney.net/dc/enwik8.zip"
@@ -54,7 +55,7 @@ def split_bounds(n):
 @dataclass
 class TextCorpus:
     """A tokenised corpus: `ids` (uint8; int16/int32 for vocabularies over
-    256) over a vocabulary of `vocab_size`.
+    256) over a vocabulary of `vocabulary_size`.
 
     `bounds` maps each split to its `(start, end)` in `ids` for corpora that
     come split (WikiText-103); without it the splits are `SPLIT_FRACTIONS`.
@@ -62,7 +63,7 @@ class TextCorpus:
 
     name: str
     ids: np.ndarray
-    vocab_size: int
+    vocabulary_size: int
     bounds: dict = None
 
     def split(self, name):
@@ -77,7 +78,7 @@ class TextCorpus:
     def decode(self, ids):
         """Token ids back to a string (text8 letters, or bytes as latin-1)."""
         ids = np.asarray(ids, dtype=np.uint8)
-        if self.vocab_size == 27:
+        if self.vocabulary_size == 27:
             return decode_text8(ids)
         return ids.tobytes().decode("latin-1")
 
@@ -329,9 +330,8 @@ def load_corpus(dataset, data_dir=None, text_file=None):
 
 
 def _check_windows(ids, seq_len, batch_size, what):
-    for name, value in (("seq_len", seq_len), ("batch_size", batch_size)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+    check_int("seq_len", seq_len)
+    check_int("batch_size", batch_size)
     if len(ids) < seq_len + 1:
         raise ValueError(
             f"The {what} split has {len(ids)} symbols, fewer than one window of "
@@ -373,8 +373,7 @@ def eval_dataset(ids, seq_len, batch_size, max_windows=None):
     tf = tensorflow()
 
     _check_windows(ids, seq_len, batch_size, "evaluation")
-    if max_windows is not None and max_windows < 1:
-        raise ValueError(f"`max_windows` must be None or >= 1, got {max_windows!r}")
+    check_int("max_windows", max_windows, allow_none=True)
     available = len(ids) // (seq_len + 1)
     count = available if max_windows is None else min(available, max_windows)
     count = (count // batch_size) * batch_size

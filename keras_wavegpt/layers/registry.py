@@ -21,24 +21,25 @@ import inspect
 
 import keras
 
-from keras_wavegpt.layers.canon import CanonLayer
-from keras_wavegpt.layers.chain import MixerChain
-from keras_wavegpt.layers.filterbank import TimeFrequencyFilterbank
-from keras_wavegpt.layers.multirate import (
-    ChannelBottleneck,
-    LFORouting,
-    MultirateDecomposition,
-)
-from keras_wavegpt.layers.wavelet import CausalEMA, CausalWavelet
+from keras_wavegpt.layers.canon_layer import CanonLayer
+from keras_wavegpt.layers.causal_ema import CausalEMA
+from keras_wavegpt.layers.causal_wavelet import CausalWavelet
+from keras_wavegpt.layers.channel_bottleneck import ChannelBottleneck
+from keras_wavegpt.layers.lfo_routing import LFORouting
+from keras_wavegpt.layers.mixer_chain import MixerChain
+from keras_wavegpt.layers.multirate_decomposition import MultirateDecomposition
+from keras_wavegpt.layers.time_frequency_filterbank import TimeFrequencyFilterbank
 
 _MIXERS = {}
 PLACEMENTS = ("gap", "block")
 CHAIN = "+"  # "haar+canon": the parts of a composed mixer
 PART = "."  # "canon.kernel_size": an argument of one part
+# What every mixer takes besides its own arguments: the layer's.
+LAYER_ARGUMENTS = ("name", "dtype", "trainable")
 
 
 def register_mixer(name, placement="gap"):
-    """Decorator: register `factory(context_length=None, **kwargs)`.
+    """Decorator: register `factory(max_sequence_length=None, **kwargs)`.
 
     A `"gap"` factory returns a layer; a `"block"` factory returns a dict of
     `DSPDecoderBlock` slot layers.
@@ -96,19 +97,19 @@ def mixer_arguments(name):
         plain = dict.fromkeys(a for p in parts for a in mixer_arguments(p))
         return tuple(dotted) + tuple(plain)
     factory = _lookup(name)
-    # A factory that only forwards **kwargs names the layer it builds.
-    target = getattr(factory, "layer_class", factory)
-    target = target.__init__ if isinstance(target, type) else target
-    params = inspect.signature(target).parameters
-    return tuple(p for p in params if p not in ("self", "context_length", "kwargs", "name", "dtype"))
+    # A factory forwards **kwargs to its layers and lists what they take.
+    return getattr(factory, "arguments", None) or tuple(
+        p for p in inspect.signature(factory).parameters
+        if p not in ("max_sequence_length", "kwargs", "name", "dtype")
+    )
 
 
-def get_mixer(name, /, context_length=None, **kwargs):
+def get_mixer(name, /, max_sequence_length=None, **kwargs):
     """Build the mixer layer registered as `name`.
 
     Args:
         name: one of `mixer_names()`.
-        context_length: the model's context, used for defaults that depend on
+        max_sequence_length: the model's context, used for defaults that depend on
             it (the wavelet mixers' `max_kernel`).
         **kwargs: the layer's arguments (and the layer's own `name`,
             `dtype`, ...).
@@ -118,8 +119,13 @@ def get_mixer(name, /, context_length=None, **kwargs):
         `"block"` mixer, the dict of `DSPDecoderBlock` slot layers.
     """
     if CHAIN in name:
-        return _chain(name, context_length, kwargs)
-    return _lookup(name)(context_length=context_length, **kwargs)
+        return _chain(name, max_sequence_length, kwargs)
+    factory = _lookup(name)
+    stray = sorted(set(kwargs) - set(mixer_arguments(name)) - set(LAYER_ARGUMENTS))
+    if stray:
+        raise ValueError(f"Mixer {name!r} does not accept {stray} (it accepts "
+                         f"{list(mixer_arguments(name))})")
+    return factory(max_sequence_length=max_sequence_length, **kwargs)
 
 
 def _chain_parts(name):
@@ -136,7 +142,7 @@ def _chain_parts(name):
     return parts
 
 
-def _chain(name, context_length, kwargs):
+def _chain(name, max_sequence_length, kwargs):
     """A `MixerChain` of the parts of `name`, each given its own arguments."""
     parts = _chain_parts(name)
     layer_kwargs = {k: kwargs.pop(k) for k in ("name", "dtype") if k in kwargs}
@@ -168,7 +174,7 @@ def _chain(name, context_length, kwargs):
         own[targets[0]][argument] = value
     prefix = layer_kwargs.get("name", mixer_scope(name))
     layers = [
-        get_mixer(part, context_length=context_length, name=f"{prefix}_{part}",
+        get_mixer(part, max_sequence_length=max_sequence_length, name=f"{prefix}_{part}",
                   dtype=layer_kwargs.get("dtype"), **own[part])
         for part in parts
     ]
@@ -181,59 +187,76 @@ def _lookup(name):
     return _MIXERS[name]
 
 
-def default_max_kernel(context_length):
-    """Largest power of two <= context_length (the paper: the context, 512)."""
-    return 1 << (int(context_length).bit_length() - 1)
+def default_max_kernel(max_sequence_length):
+    """Largest power of two <= max_sequence_length (the paper: the context, 512)."""
+    return 1 << (int(max_sequence_length).bit_length() - 1)
+
+
+def _arguments(layer_class, fixed=(), renames=None):
+    """`{mixer argument: layer argument}` for the arguments of `layer_class`
+    a factory forwards: all but the layer kwargs and those it `fixed`,
+    under `renames` (layer argument -> mixer argument) where two layers of a
+    block mixer share a name."""
+    renames = renames or {}
+    params = inspect.signature(layer_class.__init__).parameters
+    return {renames.get(p, p): p for p in params
+            if p not in ("self", "kwargs", "name", "dtype") + tuple(fixed)}
 
 
 @register_mixer("none")
-def _identity(context_length=None, **kwargs):
+def _identity(max_sequence_length=None, **kwargs):
     return keras.layers.Identity(**kwargs)
 
 
-def _default_kernel(max_kernel, context_length):
+_identity.arguments = ()
+
+
+def _default_kernel(max_kernel, max_sequence_length):
     if max_kernel is None:
-        max_kernel = 512 if context_length is None else default_max_kernel(context_length)
+        max_kernel = 512 if max_sequence_length is None else default_max_kernel(max_sequence_length)
     return max_kernel
 
 
 @register_mixer("haar")
-def _haar(context_length=None, max_kernel=None, fraction=0.5, schedule="dyadic",
-          levels=None, **kwargs):
-    max_kernel = _default_kernel(max_kernel, context_length)
-    return CausalWavelet(max_kernel, fraction, schedule, learnable=False, levels=levels,
-                         **kwargs)
+def _haar(max_sequence_length=None, max_kernel=None, **kwargs):
+    return CausalWavelet(max_kernel=_default_kernel(max_kernel, max_sequence_length),
+                         learnable=False, **kwargs)
+
+
+_haar.arguments = tuple(_arguments(CausalWavelet, fixed=("learnable", "fft")))
 
 
 @register_mixer("learnable")
-def _learnable(
-    context_length=None, max_kernel=None, fraction=0.5, schedule="dyadic", fft=False,
-    levels=None, **kwargs
-):
-    max_kernel = _default_kernel(max_kernel, context_length)
-    return CausalWavelet(max_kernel, fraction, schedule, learnable=True, fft=fft,
-                         levels=levels, **kwargs)
+def _learnable(max_sequence_length=None, max_kernel=None, **kwargs):
+    return CausalWavelet(max_kernel=_default_kernel(max_kernel, max_sequence_length),
+                         learnable=True, **kwargs)
+
+
+_learnable.arguments = tuple(_arguments(CausalWavelet, fixed=("learnable",)))
 
 
 @register_mixer("ema")
-def _ema(context_length=None, fraction=0.5, **kwargs):
-    return CausalEMA(fraction, **kwargs)
+def _ema(max_sequence_length=None, **kwargs):
+    return CausalEMA(**kwargs)
+
+
+_ema.arguments = tuple(_arguments(CausalEMA))
 
 
 @register_mixer("filterbank")
-def _filterbank(context_length=None, **kwargs):
+def _filterbank(max_sequence_length=None, **kwargs):
     return TimeFrequencyFilterbank(**kwargs)
 
 
-_filterbank.layer_class = TimeFrequencyFilterbank
+_filterbank.arguments = tuple(_arguments(TimeFrequencyFilterbank))
 
 
 @register_mixer("canon")
-def _canon(context_length=None, **kwargs):
+def _canon(max_sequence_length=None, **kwargs):
     return CanonLayer(**kwargs)
 
 
-_canon.layer_class = CanonLayer
+_canon.arguments = tuple(_arguments(CanonLayer))
 
 # Canon positions inside a block and the `DSPDecoderBlock` slot of each: A
 # after the attention's LayerNorm, C after the MLP's. (B and D sit inside the
@@ -242,10 +265,10 @@ CANON_POSITIONS = {"A": "attention_input", "C": "feedforward_input"}
 
 
 @register_mixer("canon_block", placement="block")
-def _canon_block(context_length=None, positions="AC", kernel_size=4, fraction=1.0,
-                 residual=True, name=None, dtype=None):
+def _canon_block(max_sequence_length=None, positions="AC", name=None, dtype=None, **kwargs):
     """Canon layers inside every block, at `positions` (a string of `"A"`
-    and `"C"`: before attention, before the MLP, each after its LayerNorm)."""
+    and `"C"`: before attention, before the MLP, each after its LayerNorm);
+    `kwargs` go to each `CanonLayer`."""
     if not isinstance(positions, str) or not positions or set(positions) - set(CANON_POSITIONS):
         raise ValueError(
             f"`positions` must be a non-empty string of {tuple(CANON_POSITIONS)}, got "
@@ -253,55 +276,49 @@ def _canon_block(context_length=None, positions="AC", kernel_size=4, fraction=1.
         )
     prefix = f"{name}_" if name else ""
     return {
-        CANON_POSITIONS[p]: CanonLayer(kernel_size, fraction, residual,
-                                       name=f"{prefix}canon_{p.lower()}", dtype=dtype)
+        CANON_POSITIONS[p]: CanonLayer(name=f"{prefix}canon_{p.lower()}", dtype=dtype, **kwargs)
         for p in sorted(set(positions))
     }
 
 
+_canon_block.arguments = ("positions",) + tuple(_arguments(CanonLayer))
+
+# The multirate block's slots: (switch, slot, layer class, layer name, the
+# mixer's names for layer arguments two of its layers share).
+MULTIRATE_SLOTS = (
+    ("use_multirate", "pre_attention", MultirateDecomposition, "multirate", {}),
+    ("use_lfo", "post_attention", LFORouting, "lfo_routing",
+     {"residual_mix": "lfo_residual_mix", "kernel_size": "route_kernel_size"}),
+    ("use_bottleneck", "post_mlp", ChannelBottleneck, "bottleneck",
+     {"residual_mix": "bottleneck_residual_mix"}),
+)
+
+
 @register_mixer("multirate", placement="block")
-def _multirate(
-    context_length=None,
-    adaptive=False,
-    use_multirate=True,
-    use_lfo=True,
-    use_bottleneck=True,
-    downsample=2,
-    filter_length=None,
-    mix_ratio=0.4,
-    detail_strength=0.75,
-    num_routes=4,
-    num_lfos=2,
-    route_kernel_size=3,
-    max_frequency=0.05,
-    lfo_residual_mix=0.35,
-    gate_temperature=1.0,
-    bottleneck_ratio=0.25,
-    bottleneck_residual_mix=0.5,
-    name=None,
-    dtype=None,
-):
+def _multirate(max_sequence_length=None, adaptive=False, use_multirate=True, use_lfo=True,
+               use_bottleneck=True, name=None, dtype=None, **kwargs):
     """The three DSP slots of the adaptive multirate Transformer.
 
     `use_multirate`, `use_lfo`, `use_bottleneck` switch each slot off (the
-    README's ablations); `adaptive` makes every bounded hyperparameter a
-    meta-parameter (train with `keras_wavegpt.training.MetaOptimizer`).
+    ablations); `adaptive` makes every bounded hyperparameter a
+    meta-parameter (train with `keras_wavegpt.training.MetaOptimizer`); the
+    other arguments go to the slot's layer that takes them.
     """
     prefix = f"{name}_" if name else ""
+    switches = {"use_multirate": use_multirate, "use_lfo": use_lfo,
+                "use_bottleneck": use_bottleneck}
     slots = {}
-    if use_multirate:
-        slots["pre_attention"] = MultirateDecomposition(
-            downsample, filter_length, mix_ratio, detail_strength, adaptive,
-            name=f"{prefix}multirate", dtype=dtype,
-        )
-    if use_lfo:
-        slots["post_attention"] = LFORouting(
-            num_routes, num_lfos, route_kernel_size, max_frequency, lfo_residual_mix,
-            gate_temperature, adaptive, name=f"{prefix}lfo_routing", dtype=dtype,
-        )
-    if use_bottleneck:
-        slots["post_mlp"] = ChannelBottleneck(
-            bottleneck_ratio, bottleneck_residual_mix, adaptive=adaptive,
-            name=f"{prefix}bottleneck", dtype=dtype,
-        )
+    for switch, slot, layer_class, layer_name, renames in MULTIRATE_SLOTS:
+        if switches[switch]:
+            own = _arguments(layer_class, fixed=("adaptive",), renames=renames)
+            slots[slot] = layer_class(
+                adaptive=adaptive, name=prefix + layer_name, dtype=dtype,
+                **{own[k]: v for k, v in kwargs.items() if k in own},
+            )
     return slots
+
+
+_multirate.arguments = ("adaptive", "use_multirate", "use_lfo", "use_bottleneck") + tuple(
+    a for _, _, layer_class, _, renames in MULTIRATE_SLOTS
+    for a in _arguments(layer_class, fixed=("adaptive",), renames=renames)
+)

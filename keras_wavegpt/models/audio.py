@@ -5,9 +5,9 @@
       -> Conv1D(num_filters, filter_length) inside each patch
          (a Conv2D with a 1 x filter_length kernel)           (B, P, patch - F + 1, C)
       -> max over each patch                                  (B, P, C)
-      -> Dense(model_dim) + learned position embedding        (B, P, E)
+      -> Dense(hidden_dim) + learned position embedding        (B, P, E)
       -> Transformer blocks, mixers in the gaps, LayerNorm    (B, P, E)
-      -> mean over patches -> Dense(head_dim, gelu)           (B, 2048)
+      -> mean over patches -> Dense(head_hidden_dim, gelu)           (B, 2048)
       -> Dense(num_classes)                                   logits (B, C)
 
 Attention is bidirectional (the paper's baseline is an audio encoder); the
@@ -20,7 +20,7 @@ import keras_hub
 
 from keras_wavegpt.layers.registry import mixer_scope
 from keras_wavegpt.models.gpt import block_stack
-from keras_wavegpt.models.wavelet_gpt_backbone import check_positive
+from keras_wavegpt.utils.validation import check_int
 
 
 def build_audio_transformer(
@@ -30,17 +30,17 @@ def build_audio_transformer(
     num_filters=128,
     filter_length=200,
     patch=400,
-    model_dim=64,
+    hidden_dim=64,
     num_layers=6,
     num_heads=8,
-    ff_dim=256,
-    head_dim=2048,
+    intermediate_dim=256,
+    head_hidden_dim=2048,
     mixer="none",
     dropout=0.0,
     name=None,
     **mixer_kwargs,
 ):
-    """Build the Audio Transformer classifier of WaveletGPT §4.4 (SPEC §4).
+    """Build the Audio Transformer classifier of WaveletGPT §4.4 (`docs/design.md`, "Audio Transformer").
 
     Args:
         num_classes: output classes (FSD-50K: 200).
@@ -49,9 +49,9 @@ def build_audio_transformer(
         num_filters: learned front-end filters (paper: 128).
         filter_length: samples per filter (paper: 200); at most `patch`.
         patch: samples per patch, max-pooled to one vector (paper: 400 = 25 ms).
-        model_dim, num_layers, num_heads, ff_dim: the Transformer (paper:
+        hidden_dim, num_layers, num_heads, intermediate_dim: the Transformer (paper:
             width 64, 6 layers; heads and MLP width not given: 8 and 4x).
-        head_dim: the dense layer before the class logits (paper: 2048).
+        head_hidden_dim: the dense layer before the class logits (paper: 2048).
         mixer: a registered mixer between the blocks; with wavelet mixers
             `max_kernel` defaults to the largest power of two <= the number
             of patches.
@@ -70,10 +70,10 @@ def build_audio_transformer(
         >>> model.output_shape
         (None, 200)
     """
-    check_positive(num_classes=num_classes, sample_rate=sample_rate, num_filters=num_filters,
-                    filter_length=filter_length, patch=patch)
-    if num_classes < 2:
-        raise ValueError(f"`num_classes` must be >= 2, got {num_classes}")
+    check_int("num_classes", num_classes, minimum=2)
+    for name, value in (("sample_rate", sample_rate), ("num_filters", num_filters),
+                        ("filter_length", filter_length), ("patch", patch)):
+        check_int(name, value)
     samples = sample_rate * clip_seconds
     if clip_seconds <= 0 or samples != int(samples) or int(samples) % patch:
         raise ValueError(
@@ -90,11 +90,11 @@ def build_audio_transformer(
     x = keras.layers.Conv2D(num_filters, (1, filter_length), name="filters")(x)  # (B, P, W-F+1, C)
     x = keras.layers.MaxPooling2D((1, patch - filter_length + 1), name="patch_max")(x)
     x = keras.layers.Reshape((patches, num_filters), name="patch_vectors")(x)  # (B, P, C)
-    x = keras.layers.Dense(model_dim, name="project")(x)  # (B, P, E)
+    x = keras.layers.Dense(hidden_dim, name="project")(x)  # (B, P, E)
     x = x + keras_hub.layers.PositionEmbedding(patches, name="position_embedding")(x)
-    x = block_stack(x, patches, num_layers, num_heads, ff_dim, mixer=mixer, dropout=dropout,
+    x = block_stack(x, patches, num_layers, num_heads, intermediate_dim, mixer=mixer, dropout=dropout,
                     causal=False, **mixer_kwargs)  # (B, P, E)
     x = keras.layers.GlobalAveragePooling1D(name="pool")(x)  # (B, E)
-    x = keras.layers.Dense(head_dim, activation="gelu", name="head")(x)  # (B, 2048)
+    x = keras.layers.Dense(head_hidden_dim, activation="gelu", name="head")(x)  # (B, 2048)
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)  # (B, C)
     return keras.Model(wave, logits, name=name or f"audio_transformer_{mixer_scope(mixer)}")

@@ -3,7 +3,7 @@
     tokens (B, T)
       -> the GPT's decoder stack (mixers in the gaps)      (B, T, E)
       -> last token                                        (B, E)
-      -> Dense(head_dim, gelu) -> Dense(num_classes)       logits (B, C)
+      -> Dense(head_hidden_dim, gelu) -> Dense(num_classes)       logits (B, C)
 
 The decoder is causal, so the last token is the only one that has seen the
 whole sequence; inputs shorter than the context are padded at the front
@@ -14,33 +14,34 @@ import keras
 
 from keras_wavegpt.layers.registry import mixer_scope
 from keras_wavegpt.models.gpt import decoder_stack
+from keras_wavegpt.utils.validation import check_int
 
 
 def build_sequence_classifier(
-    vocab_size,
-    context_length,
+    vocabulary_size,
+    max_sequence_length,
     num_classes,
     num_layers=6,
-    model_dim=32,
+    hidden_dim=32,
     num_heads=4,
-    ff_dim=128,
-    head_dim=2048,
+    intermediate_dim=128,
+    head_hidden_dim=2048,
     mixer="none",
     dropout=0.0,
     name=None,
     **mixer_kwargs,
 ):
-    """Build the LRA classifier of WaveletGPT §5 (SPEC §4).
+    """Build the LRA classifier of WaveletGPT §5 (`docs/design.md`, "LRA").
 
     Args:
-        vocab_size: token ids (16 for ListOps, 256 for bytes and pixels).
-        context_length: longest input (LRA: 1999 ListOps, 2048 text, 3072
+        vocabulary_size: token ids (16 for ListOps, 256 for bytes and pixels).
+        max_sequence_length: longest input (LRA: 1999 ListOps, 2048 text, 3072
             image); longer inputs raise a `ValueError`.
         num_classes: output classes (10, 2, 10).
-        num_layers, model_dim, num_heads, ff_dim: the causal decoder (paper:
+        num_layers, hidden_dim, num_heads, intermediate_dim: the causal decoder (paper:
             6 layers, width 32, feed-forward 4x the width; the head count is
             not given, 4 here).
-        head_dim: the dense layer before the class logits (paper: 2048).
+        head_hidden_dim: the dense layer before the class logits (paper: 2048).
         mixer: a registered mixer; the paper's LRA setting is
             `mixer="haar", schedule="linear", max_kernel=512` (kernels growing
             linearly from 2 to 512 over the processed half of the channels).
@@ -56,14 +57,13 @@ def build_sequence_classifier(
         >>> model = build_sequence_classifier(16, 1999, 10, mixer="haar",
         ...                                   schedule="linear", max_kernel=512)
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"`num_classes` must be an integer >= 2, got {num_classes!r}")
+    check_int("num_classes", num_classes, minimum=2)
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")  # (B, T)
     x = decoder_stack(
-        tokens, vocab_size, context_length, num_layers, model_dim, num_heads, ff_dim,
-        head_dim=head_dim, mixer=mixer, dropout=dropout, **mixer_kwargs,
+        tokens, vocabulary_size, max_sequence_length, num_layers, hidden_dim, num_heads, intermediate_dim,
+        head_hidden_dim=head_hidden_dim, mixer=mixer, dropout=dropout, **mixer_kwargs,
     )  # (B, T, E)
     x = x[:, -1, :]  # (B, E): the only position that has seen every token
-    x = keras.layers.Dense(head_dim, activation="gelu", name="head")(x)  # (B, 2048)
+    x = keras.layers.Dense(head_hidden_dim, activation="gelu", name="head")(x)  # (B, 2048)
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)  # (B, C)
     return keras.Model(tokens, logits, name=name or f"classifier_{mixer_scope(mixer)}")

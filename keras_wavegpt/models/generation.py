@@ -1,6 +1,5 @@
 """Sampling from a trained GPT with keras_hub's samplers."""
 
-import keras
 import keras_hub
 import numpy as np
 from keras import ops
@@ -33,7 +32,7 @@ def generate(model, prompt, max_length, sampler="greedy", temperature=1.0, k=5, 
 
     Each new token is drawn by a keras_hub sampler from the logits at the
     last filled position, which come from a full forward pass over the window
-    of the latest `min(max_length, context_length)` tokens (positions not yet
+    of the latest `min(max_length, max_sequence_length)` tokens (positions not yet
     filled are zeros; the model is causal, so they do not affect the logits
     read). There is no KV cache: the wavelet, filterbank and multirate mixers
     read the whole window, so a token costs one forward pass of the window,

@@ -3,7 +3,7 @@
     tokens (B, T)
       -> token + learned position embedding            (B, T, E)
       -> block_0 -> mixer_1 -> block_1 -> ... -> block_{N-1}
-      -> LayerNorm -> Dense(head_dim, gelu) -> Dense(vocab)  logits (B, T, V)
+      -> LayerNorm -> Dense(head_hidden_dim, gelu) -> Dense(vocab)  logits (B, T, V)
 
 Each block is keras_hub's `TransformerDecoder` with `normalize_first=True`
 (causal multi-head self-attention and a GELU MLP, each behind a LayerNorm and
@@ -21,29 +21,29 @@ vocabulary projection.
 
 import keras
 
-from keras_wavegpt.layers.embedding import GPTEmbedding
+from keras_wavegpt.layers.gpt_embedding import GPTEmbedding
 from keras_wavegpt.layers.registry import mixer_scope
 from keras_wavegpt.models.wavelet_gpt_backbone import (
     WaveletGPTBackbone,
     apply_blocks,
-    check_positive,
     decoder_blocks,
 )
+from keras_wavegpt.utils.validation import check_positive_ints
 
 PRESETS = {
     # The paper's model (WaveletGPT §4): 10 blocks, width 128, context 512.
-    "paper": dict(num_layers=10, model_dim=128, num_heads=8, ff_dim=512, context_length=512),
+    "paper": dict(num_layers=10, hidden_dim=128, num_heads=8, intermediate_dim=512, max_sequence_length=512),
     # Trains on a 2-core CPU in minutes; the demo and benchmark size.
-    "small": dict(num_layers=4, model_dim=128, num_heads=8, ff_dim=512, context_length=128),
+    "small": dict(num_layers=4, hidden_dim=128, num_heads=8, intermediate_dim=512, max_sequence_length=128),
     # Seconds per run; for tests and smoke runs.
-    "tiny": dict(num_layers=2, model_dim=32, num_heads=4, ff_dim=64, context_length=32),
+    "tiny": dict(num_layers=2, hidden_dim=32, num_heads=4, intermediate_dim=64, max_sequence_length=32),
 }
 
 
 def gpt_preset(name):
     """Architecture arguments of the preset `name` (a fresh dict).
 
-    Example: `build_gpt(vocab_size=27, mixer="haar", **gpt_preset("small"))`.
+    Example: `build_gpt(vocabulary_size=27, mixer="haar", **gpt_preset("small"))`.
     """
     if name not in PRESETS:
         raise ValueError(f"Unknown preset {name!r}; accepted values: {tuple(PRESETS)}")
@@ -51,13 +51,13 @@ def gpt_preset(name):
 
 
 def build_gpt(
-    vocab_size,
-    context_length,
+    vocabulary_size,
+    max_sequence_length,
     num_layers,
-    model_dim,
+    hidden_dim,
     num_heads,
-    ff_dim,
-    head_dim=2048,
+    intermediate_dim,
+    head_hidden_dim=2048,
     mixer="none",
     dropout=0.0,
     name=None,
@@ -70,39 +70,39 @@ def build_gpt(
     block_0, mixer_1, block_1, ..., final_norm, head, logits`.
 
     Args:
-        vocab_size: number of token ids (27 for text8).
-        context_length: longest input; longer inputs raise a `ValueError`.
+        vocabulary_size: number of token ids (27 for text8).
+        max_sequence_length: longest input; longer inputs raise a `ValueError`.
         num_layers: decoder blocks `N` (mixers go in the `N - 1` gaps).
-        model_dim: width `E` of the residual stream.
-        num_heads: attention heads; must divide `model_dim`.
-        ff_dim: hidden width of each block's MLP.
-        head_dim: width of the dense layer before the logits (paper: 2048).
+        hidden_dim: width `E` of the residual stream.
+        num_heads: attention heads; must divide `hidden_dim`.
+        intermediate_dim: hidden width of each block's MLP.
+        head_hidden_dim: width of the dense layer before the logits (paper: 2048).
         mixer: a registered mixer name (`keras_wavegpt.layers.mixer_names()`)
             or a composition (`"haar+canon"`).
         dropout: dropout rate inside the blocks.
         name: model name; defaults to `"gpt_<mixer>"`.
         **mixer_kwargs: arguments of the mixer (e.g. `fraction`,
             `schedule`, `max_kernel`; wavelet mixers default `max_kernel` to
-            the largest power of two <= `context_length`; multirate:
+            the largest power of two <= `max_sequence_length`; multirate:
             `adaptive`, `use_lfo`, ...).
 
     Returns:
         A `keras.Model` from int tokens `(B, T)` to float32 logits
-        `(B, T, vocab_size)`. With `mixer="haar"` (or `"ema"`) it has exactly
+        `(B, T, vocabulary_size)`. With `mixer="haar"` (or `"ema"`) it has exactly
         as many parameters as with `mixer="none"`.
     """
-    check_positive(vocab_size=vocab_size, context_length=context_length, num_layers=num_layers,
-                   model_dim=model_dim, num_heads=num_heads, ff_dim=ff_dim, head_dim=head_dim)
+    check_positive_ints(vocabulary_size=vocabulary_size, max_sequence_length=max_sequence_length, num_layers=num_layers,
+                   hidden_dim=hidden_dim, num_heads=num_heads, intermediate_dim=intermediate_dim, head_hidden_dim=head_hidden_dim)
     backbone = WaveletGPTBackbone(
-        vocab_size, num_layers, num_heads, model_dim, ff_dim, context_length,
+        vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, max_sequence_length,
         dropout=dropout, mixer=mixer, mixer_config=mixer_kwargs,
     )
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")  # (B, T)
     x = backbone.token_embedding(tokens)  # (B, T, E)
     x = apply_blocks(x, backbone.transformer_layers, backbone.mixer_layers)
     x = backbone.layer_norm(x)  # (B, T, E)
-    x = keras.layers.Dense(head_dim, activation="gelu", name="head")(x)  # (B, T, 2048)
-    logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)  # (B, T, V)
+    x = keras.layers.Dense(head_hidden_dim, activation="gelu", name="head")(x)  # (B, T, 2048)
+    logits = keras.layers.Dense(vocabulary_size, dtype="float32", name="logits")(x)  # (B, T, V)
     return keras.Model(tokens, logits, name=name or f"gpt_{mixer_scope(mixer)}")
 
 
@@ -111,7 +111,7 @@ def causal_lm_from_gpt(model, preprocessor=None, **gpt_kwargs):
     `build_gpt(**gpt_kwargs)` builds (a trained one, or one loaded from a
     `.keras` checkpoint): for `generate()`, `score()` and `save_to_preset`.
 
-    Example: `causal_lm_from_gpt(model, vocab_size=27, mixer="haar",
+    Example: `causal_lm_from_gpt(model, vocabulary_size=27, mixer="haar",
     **gpt_preset("small")).save_to_preset("my_preset")`.
     """
     from keras_wavegpt.models.wavelet_gpt_causal_lm import WaveletGPTCausalLM
@@ -120,13 +120,13 @@ def causal_lm_from_gpt(model, preprocessor=None, **gpt_kwargs):
     mixer_kwargs = {k: kwargs.pop(k) for k in list(kwargs)
                     if k not in _BUILD_GPT_ARGUMENTS}
     backbone = WaveletGPTBackbone(
-        kwargs["vocab_size"], kwargs["num_layers"], kwargs["num_heads"], kwargs["model_dim"],
-        kwargs["ff_dim"], kwargs["context_length"], dropout=kwargs.get("dropout", 0.0),
+        kwargs["vocabulary_size"], kwargs["num_layers"], kwargs["num_heads"], kwargs["hidden_dim"],
+        kwargs["intermediate_dim"], kwargs["max_sequence_length"], dropout=kwargs.get("dropout", 0.0),
         mixer=kwargs.get("mixer", "none"), mixer_config=mixer_kwargs,
         dtype=model.dtype_policy,
     )
     lm = WaveletGPTCausalLM(backbone, preprocessor=preprocessor,
-                            head_hidden_dim=kwargs.get("head_dim", 2048))
+                            head_hidden_dim=kwargs.get("head_hidden_dim", 2048))
     # Layer by layer, by name: the backbone lists its weights by attribute
     # (all blocks, then all mixers), the GPT in graph order, and the weight
     # paths of a loaded GPT's DSP slots lose their block's prefix.
@@ -145,39 +145,39 @@ def causal_lm_from_gpt(model, preprocessor=None, **gpt_kwargs):
     return lm
 
 
-_BUILD_GPT_ARGUMENTS = ("vocab_size", "context_length", "num_layers", "model_dim", "num_heads",
-                        "ff_dim", "head_dim", "mixer", "dropout", "name")
+_BUILD_GPT_ARGUMENTS = ("vocabulary_size", "max_sequence_length", "num_layers", "hidden_dim", "num_heads",
+                        "intermediate_dim", "head_hidden_dim", "mixer", "dropout", "name")
 
 
 def decoder_stack(
     tokens,
-    vocab_size,
-    context_length,
+    vocabulary_size,
+    max_sequence_length,
     num_layers,
-    model_dim,
+    hidden_dim,
     num_heads,
-    ff_dim,
-    head_dim=2048,
+    intermediate_dim,
+    head_hidden_dim=2048,
     mixer="none",
     dropout=0.0,
     **mixer_kwargs,
 ):
     """The trunk of the token models: embedding, then `block_stack`.
-    Symbolic `tokens (B, T)` -> `(B, T, model_dim)`; arguments as
+    Symbolic `tokens (B, T)` -> `(B, T, hidden_dim)`; arguments as
     `build_gpt`'s, checked here."""
-    check_positive(vocab_size=vocab_size, model_dim=model_dim, head_dim=head_dim)
+    check_positive_ints(vocabulary_size=vocabulary_size, hidden_dim=hidden_dim, head_hidden_dim=head_hidden_dim)
     x = GPTEmbedding(
-        vocab_size,
-        context_length,
-        model_dim,
+        vocabulary_size,
+        max_sequence_length,
+        hidden_dim,
         embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
         name="embedding",
     )(tokens)  # (B, T, E)
-    return block_stack(x, context_length, num_layers, num_heads, ff_dim, mixer=mixer,
+    return block_stack(x, max_sequence_length, num_layers, num_heads, intermediate_dim, mixer=mixer,
                        dropout=dropout, **mixer_kwargs)
 
 
-def block_stack(x, context_length, num_layers, num_heads, ff_dim, mixer="none",
+def block_stack(x, max_sequence_length, num_layers, num_heads, intermediate_dim, mixer="none",
                 dropout=0.0, causal=True, **mixer_kwargs):
     """`num_layers` pre-LN Transformer blocks with the mixer in the gaps (or
     in the blocks), then a final LayerNorm: `(B, T, E)` -> `(B, T, E)`.
@@ -185,7 +185,7 @@ def block_stack(x, context_length, num_layers, num_heads, ff_dim, mixer="none",
     `causal=False` makes the attention bidirectional (an encoder, as the
     Audio Transformer's); the mixers stay causal filters either way.
     """
-    blocks, mixers = decoder_blocks(context_length, num_layers, num_heads, ff_dim, x.shape[-1],
+    blocks, mixers = decoder_blocks(max_sequence_length, num_layers, num_heads, intermediate_dim, x.shape[-1],
                                     mixer=mixer, dropout=dropout, causal=causal,
                                     **mixer_kwargs)
     x = apply_blocks(x, blocks, mixers)

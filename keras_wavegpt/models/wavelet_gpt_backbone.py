@@ -3,20 +3,13 @@
 import keras
 import keras_hub
 
-from keras_wavegpt.layers.decoder import DSPDecoderBlock
-from keras_wavegpt.layers.embedding import GPTEmbedding
+from keras_wavegpt.layers.dsp_decoder_block import DSPDecoderBlock
+from keras_wavegpt.layers.gpt_embedding import GPTEmbedding
 from keras_wavegpt.layers.registry import get_mixer, mixer_placement
+from keras_wavegpt.utils.validation import check_number, check_positive_ints
 
 
-def check_positive(**values):
-    """Each value must be a positive int (a bool is not): `ValueError`
-    naming the argument otherwise."""
-    for arg, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{arg}` must be a positive integer, got {value!r}")
-
-
-def decoder_blocks(context_length, num_layers, num_heads, intermediate_dim, hidden_dim,
+def decoder_blocks(max_sequence_length, num_layers, num_heads, intermediate_dim, hidden_dim,
                    mixer="none", dropout=0.0, causal=True, dtype=None, **mixer_kwargs):
     """The layers of the block stack: `(blocks, mixers)`, `mixers[i]` going
     before `blocks[i]` (`None` where there is none: before the first block,
@@ -28,23 +21,22 @@ def decoder_blocks(context_length, num_layers, num_heads, intermediate_dim, hidd
     `normalize_first=True`, or the equivalent `DSPDecoderBlock` for a block
     mixer.
     """
-    check_positive(context_length=context_length, num_layers=num_layers,
+    check_positive_ints(max_sequence_length=max_sequence_length, num_layers=num_layers,
                    num_heads=num_heads, intermediate_dim=intermediate_dim)
     if hidden_dim % num_heads:
         raise ValueError(f"`num_heads`={num_heads} must divide `hidden_dim`={hidden_dim}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
+    check_number("dropout", dropout, 0.0, 1.0, high_open=True)
     in_blocks = mixer_placement(mixer) == "block"
     blocks, mixers = [], []
     for i in range(num_layers):
         if in_blocks:
-            slots = get_mixer(mixer, context_length=context_length, dtype=dtype, **mixer_kwargs)
+            slots = get_mixer(mixer, max_sequence_length=max_sequence_length, dtype=dtype, **mixer_kwargs)
             blocks.append(DSPDecoderBlock(num_heads, intermediate_dim, dropout=dropout,
                                           causal=causal, name=f"block_{i}", dtype=dtype, **slots))
             mixers.append(None)
             continue
         mixers.append(
-            get_mixer(mixer, context_length=context_length, name=f"mixer_{i}", dtype=dtype,
+            get_mixer(mixer, max_sequence_length=max_sequence_length, name=f"mixer_{i}", dtype=dtype,
                       **mixer_kwargs) if i > 0 else None
         )
         block_class = (keras_hub.layers.TransformerDecoder if causal
@@ -145,7 +137,7 @@ class WaveletGPTBackbone(keras_hub.models.Backbone):
         dtype=None,
         **kwargs,
     ):
-        check_positive(vocabulary_size=vocabulary_size, hidden_dim=hidden_dim,
+        check_positive_ints(vocabulary_size=vocabulary_size, hidden_dim=hidden_dim,
                        max_sequence_length=max_sequence_length)
         if mixer_config is not None and not isinstance(mixer_config, dict):
             raise TypeError(f"`mixer_config` must be a dict or None, got {mixer_config!r}")

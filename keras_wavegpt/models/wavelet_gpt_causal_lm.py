@@ -7,15 +7,15 @@ import keras
 import keras_hub
 from keras import ops
 
-from keras_wavegpt.layers.chain import receptive_field
+from keras_wavegpt.layers.mixer_chain import receptive_field
 from keras_wavegpt.models.wavelet_gpt_backbone import (
     WaveletGPTBackbone,
     call_block,
-    check_positive,
 )
 from keras_wavegpt.models.wavelet_gpt_causal_lm_preprocessor import (
     WaveletGPTCausalLMPreprocessor,
 )
+from keras_wavegpt.utils.validation import check_positive_ints
 
 
 # keras_hub's built-in samplers, by the names `compile(sampler=...)` takes.
@@ -72,7 +72,7 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
     preprocessor_cls = WaveletGPTCausalLMPreprocessor
 
     def __init__(self, backbone, preprocessor=None, head_hidden_dim=2048, **kwargs):
-        check_positive(head_hidden_dim=head_hidden_dim)
+        check_positive_ints(head_hidden_dim=head_hidden_dim)
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor

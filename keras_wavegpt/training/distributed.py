@@ -15,6 +15,8 @@ import contextlib
 
 import keras
 
+from keras_wavegpt.utils.validation import check_int
+
 
 def virtual_cpu_devices(count):
     """Make the CPU appear as `count` devices to the current backend.
@@ -22,8 +24,7 @@ def virtual_cpu_devices(count):
     Call before the backend runs any computation (at the top of a script).
     JAX: the `jax_num_cpu_devices` option; TensorFlow: logical CPU devices.
     """
-    if not isinstance(count, int) or count < 1:
-        raise ValueError(f"`count` must be a positive integer, got {count!r}")
+    check_int("count", count)
     backend = keras.backend.backend()
     if backend == "jax":
         import jax

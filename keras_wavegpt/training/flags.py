@@ -1,53 +1,56 @@
-"""absl flags shared by every experiment script, and their `TrainConfig`."""
+"""absl flags of the experiment scripts, made from `TrainConfig`'s fields.
+
+Each field of `TrainConfig` is one flag of the same name, with the field's
+default, help and choices; `train_config_from_flags` reads them back by
+name. A setting added to `TrainConfig` is a flag of every script at once.
+"""
+
+import contextlib
+import dataclasses
+import os
+import sys
 
 from absl import flags
 
-from keras_wavegpt.training.meta import META_OBJECTIVES
-from keras_wavegpt.training.runner import SCHEDULES, TrainConfig, parse_kwargs
+from keras_wavegpt.training.runner import TrainConfig, parse_kwargs
+
+
+def _flag_value(choice):
+    """How a choice is spelt on the command line (`True` -> `"true"`)."""
+    return str(choice).lower() if isinstance(choice, bool) else str(choice)
 
 
 def define_training_flags(default_out_dir, default_variants="none,haar"):
-    """Define the flags of `TrainConfig` (call once, at import of a script)."""
-    flags.DEFINE_list("variants", default_variants, "Mixers to compare (comma list).")
-    flags.DEFINE_multi_string("variant", [], "Another variant with its own mixer "
-                              "arguments: label=mixer:key=value,... (repeatable), "
-                              "e.g. adaptive=multirate:adaptive=True.")
-    flags.DEFINE_list("seeds", None, "Seeds to repeat every variant with (comma list).")
-    flags.DEFINE_integer("seed", 0, "Seed when --seeds is not given.")
-    flags.DEFINE_integer("steps", 1000, "Training steps per variant.")
-    flags.DEFINE_integer("eval_every", 100, "Validate (and checkpoint) every N steps.")
-    flags.DEFINE_integer("batch_size", 16, "Batch size.")
-    flags.DEFINE_float("learning_rate", 3e-4, "Peak learning rate (Adam).")
-    flags.DEFINE_enum("schedule", "cosine", SCHEDULES,
-                      "cosine: warm-up + cosine decay; plateau: the paper's "
-                      "3e-4 halved on plateaus down to --min_learning_rate.")
-    flags.DEFINE_integer("warmup_steps", 100, "Linear warm-up steps (cosine).")
-    flags.DEFINE_float("min_learning_rate", 1e-5, "Floor of the schedule.")
-    flags.DEFINE_float("clipnorm", 1.0, "Gradient norm clipping.")
-    flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
-                      "XLA/JIT compile the train step.")
-    flags.DEFINE_enum("mixed_precision", None, ["mixed_float16", "mixed_bfloat16"],
-                      "Keras dtype policy for the run (default float32).")
-    flags.DEFINE_string("mixer_kwargs", "",
-                        "Mixer arguments, e.g. fraction=0.25,schedule=linear; each "
-                        "variant takes those it accepts.")
-    flags.DEFINE_float("meta_learning_rate", 1e-4, "Adam learning rate of adaptive "
-                       "hyperparameters (multirate with adaptive=True).")
-    flags.DEFINE_integer("meta_update_every", 100, "Steps between meta updates.")
-    flags.DEFINE_enum("meta_objective", "smoothed_loss", list(META_OBJECTIVES),
-                      "What the meta updates minimise (see MetaOptimizer).")
-    flags.DEFINE_float("meta_ema_decay", 0.9, "EMA decay of the smoothed loss.")
-    flags.DEFINE_string("out_dir", default_out_dir, "Where logs, checkpoints and "
-                        "summary.json go.")
-    flags.DEFINE_bool("resume", False, "Continue each run of --out_dir from its last "
-                      "backup (after a kill or crash) instead of starting afresh.")
-    flags.DEFINE_bool("data_parallel", False, "Split every batch over all devices: "
-                      "keras.distribution.DataParallel on JAX, MirroredStrategy on "
-                      "TensorFlow.")
-    flags.DEFINE_integer("virtual_cpu_devices", 0, "Split the CPU into this many "
-                         "devices first (to try --data_parallel without GPUs).")
-    flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"],
-                      "model.fit verbosity (1: progress bar).")
+    """Define one flag per `TrainConfig` field, plus `--variant` (call once,
+    at import of a script). `default_out_dir` and `default_variants` are the
+    script's own defaults of `--out_dir` and `--variants`. A script lists
+    them in its `--help` with `flags.adopt_module_key_flags` of this module."""
+    defaults = {"out_dir": default_out_dir, "variants": default_variants}
+    for field in dataclasses.fields(TrainConfig):
+        meta = field.metadata
+        default = defaults.get(field.name, field.default)
+        if default is dataclasses.MISSING:
+            default = field.default_factory()
+        if meta["choices"] is not None:
+            values = [_flag_value(c) for c in meta["choices"] if c is not None]
+            flags.DEFINE_enum(field.name, None if default is None else _flag_value(default),
+                              values, meta["help"])
+        elif field.type is bool:
+            flags.DEFINE_bool(field.name, default, meta["help"])
+        elif field.type is int:
+            flags.DEFINE_integer(field.name, default, meta["help"])
+        elif field.type is float:
+            flags.DEFINE_float(field.name, default, meta["help"])
+        elif field.type is tuple:
+            flags.DEFINE_list(field.name, default if isinstance(default, str)
+                              else [str(v) for v in default], meta["help"])
+        elif field.type is dict:
+            flags.DEFINE_string(field.name, "", meta["help"])
+        else:
+            flags.DEFINE_string(field.name, default, meta["help"])
+    flags.DEFINE_multi_string(
+        "variant", [], "Another variant with its own mixer arguments: "
+        "label=mixer:key=value,... (repeatable), e.g. adaptive=multirate:adaptive=True.")
 
 
 def define_language_model_flags():
@@ -62,30 +65,30 @@ def define_language_model_flags():
 
 def train_config_from_flags(values):
     """A `TrainConfig` from parsed flag values (`absl.flags.FLAGS`)."""
-    jit = {"auto": "auto", "true": True, "false": False}[values.jit_compile]
-    verbose = values.verbose if values.verbose == "auto" else int(values.verbose)
-    seeds = tuple(int(s) for s in values.seeds) if values.seeds else (values.seed,)
-    return TrainConfig(
-        variants=tuple(values.variants) + tuple(values.variant),
-        seeds=seeds,
-        steps=values.steps,
-        eval_every=values.eval_every,
-        batch_size=values.batch_size,
-        learning_rate=values.learning_rate,
-        schedule=values.schedule,
-        warmup_steps=values.warmup_steps,
-        min_learning_rate=values.min_learning_rate,
-        clipnorm=values.clipnorm,
-        jit_compile=jit,
-        mixed_precision=values.mixed_precision,
-        mixer_kwargs=parse_kwargs(values.mixer_kwargs),
-        meta_learning_rate=values.meta_learning_rate,
-        meta_update_every=values.meta_update_every,
-        meta_objective=values.meta_objective,
-        meta_ema_decay=values.meta_ema_decay,
-        out_dir=values.out_dir,
-        resume=values.resume,
-        data_parallel=values.data_parallel,
-        virtual_cpu_devices=values.virtual_cpu_devices,
-        verbose=verbose,
-    )
+    settings = {}
+    for field in dataclasses.fields(TrainConfig):
+        value = getattr(values, field.name)
+        meta = field.metadata
+        if meta["choices"] is not None and value is not None:
+            value = {_flag_value(c): c for c in meta["choices"]}[value]
+        elif field.type is tuple:
+            value = tuple(meta.get("item", str)(v) for v in value)
+        elif field.type is dict:
+            value = parse_kwargs(value)
+        settings[field.name] = value
+    settings["variants"] += tuple(values.variant)
+    return TrainConfig(**settings)
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Inside, a wrong flag value, missing data or an unknown variant ends
+    the script with one line on stderr (exit status 2), no traceback. Wrap
+    only the checks of what the user gave (config, data), not training: a
+    bug there still shows its traceback."""
+    try:
+        yield
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        script = os.path.basename(sys.argv[0])
+        print(f"{script}: error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -12,7 +12,8 @@ no training loop changes) and under `LossScaleOptimizer`.
 import keras
 from keras import ops
 
-from keras_wavegpt.layers.multirate import is_meta_parameter, meta_parameters
+from keras_wavegpt.layers.bounded_parameter import is_meta_parameter, meta_parameters
+from keras_wavegpt.utils.validation import check_int, check_number
 
 META_OBJECTIVES = ("smoothed_loss", "convergence_rate", "composite")
 
@@ -87,15 +88,9 @@ class MetaOptimizer(keras.optimizers.Optimizer):
         if not isinstance(optimizer, keras.optimizers.Optimizer):
             raise TypeError(f"`optimizer` must be a keras optimizer, got {optimizer!r}")
         check_meta_objective(meta_objective)
-        if isinstance(meta_update_every, bool) or not isinstance(meta_update_every, int) \
-                or meta_update_every < 1:
-            raise ValueError(
-                f"`meta_update_every` must be a positive integer, got {meta_update_every!r}"
-            )
-        if not 0.0 <= ema_decay < 1.0:
-            raise ValueError(f"`ema_decay` must be in [0, 1), got {ema_decay}")
-        if not meta_learning_rate > 0:
-            raise ValueError(f"`meta_learning_rate` must be > 0, got {meta_learning_rate}")
+        check_int("meta_update_every", meta_update_every)
+        check_number("ema_decay", ema_decay, 0.0, 1.0, high_open=True)
+        check_number("meta_learning_rate", meta_learning_rate, 0.0, low_open=True)
         super().__init__(learning_rate=0.0, name=name)
         self.optimizer = optimizer
         self.meta_learning_rate = float(meta_learning_rate)

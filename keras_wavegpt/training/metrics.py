@@ -1,4 +1,4 @@
-"""The numbers experiments report (SPEC §6)."""
+"""The numbers experiments report (`docs/design.md`, "Metrics")."""
 
 import math
 

@@ -5,7 +5,7 @@ for a mixer with its own arguments) is built from the same seed and
 trained with `model.fit` on the same batches (the training pipeline is keyed
 by seed and step). Each run writes, under `out_dir/seed_<s>/<variant>/`, a
 CSV log, TensorBoard logs and the latest `.keras` checkpoint. The runner then
-writes `out_dir/summary.json` (SPEC §6) and `out_dir/val_loss.png`.
+writes `out_dir/summary.json` (`docs/design.md`, "Metrics") and `out_dir/val_loss.png`.
 """
 
 import contextlib
@@ -31,21 +31,32 @@ from keras_wavegpt.training.distributed import (
     virtual_cpu_devices,
 )
 from keras_wavegpt.training.meta import (
+    META_OBJECTIVES,
     MetaParameterLogger,
     check_meta_objective,
     meta_optimizer_for,
 )
 from keras_wavegpt.utils.imports import tensorflow
+from keras_wavegpt.utils.validation import check_choice, check_int, check_number
 
-SCHEDULES = ("constant", "cosine", "plateau")
+LR_SCHEDULES = ("constant", "cosine", "plateau")
 BASELINE = "none"
+
+
+def _setting(default, help, choices=None, **metadata):
+    """A `TrainConfig` field: its default, and the help (and choices) its
+    command-line flag shows (`keras_wavegpt.training.flags` defines one flag
+    per field from these)."""
+    factory = dict(default_factory=lambda: dict(default)) if isinstance(default, dict) else \
+        dict(default=default)
+    return dataclasses.field(metadata=dict(help=help, choices=choices, **metadata), **factory)
 
 
 @dataclasses.dataclass
 class TrainConfig:
     """How every variant of one comparison is trained.
 
-    `schedule`: `"constant"`; `"cosine"` (linear warm-up over
+    `lr_schedule`: `"constant"`; `"cosine"` (linear warm-up over
     `warmup_steps` to `learning_rate`, then cosine decay to
     `min_learning_rate` at `steps`); or `"plateau"` (the paper's: start at
     `learning_rate`, halve when the validation loss stops improving, down to
@@ -66,28 +77,43 @@ class TrainConfig:
     `MetaOptimizer` and the `meta_*` settings.
     """
 
-    variants: tuple = ("none", "haar")
-    seeds: tuple = (0,)
-    steps: int = 1000
-    eval_every: int = 100
-    batch_size: int = 16
-    learning_rate: float = 3e-4
-    schedule: str = "cosine"
-    warmup_steps: int = 100
-    min_learning_rate: float = 1e-5
-    clipnorm: float = 1.0
-    jit_compile: object = "auto"
-    mixed_precision: str = None
-    mixer_kwargs: dict = dataclasses.field(default_factory=dict)
-    meta_learning_rate: float = 1e-4
-    meta_update_every: int = 100
-    meta_objective: str = "smoothed_loss"
-    meta_ema_decay: float = 0.9
-    out_dir: str = "runs/experiment"
-    resume: bool = False
-    data_parallel: bool = False
-    virtual_cpu_devices: int = 0
-    verbose: object = "auto"
+    variants: tuple = _setting(
+        ("none", "haar"), "Mixers to compare (comma list); see also --variant.")
+    seeds: tuple = _setting((0,), "Seeds to repeat every variant with (comma list).",
+                            item=int)
+    steps: int = _setting(1000, "Training steps per variant.")
+    eval_every: int = _setting(100, "Validate (and checkpoint) every N steps.")
+    batch_size: int = _setting(16, "Batch size (the global one with --data_parallel).")
+    learning_rate: float = _setting(3e-4, "Peak learning rate (Adam).")
+    lr_schedule: str = _setting(
+        "cosine", "Learning-rate schedule. cosine: warm-up, then cosine decay; plateau: "
+        "halved on validation plateaus down to --min_learning_rate.", choices=LR_SCHEDULES)
+    warmup_steps: int = _setting(100, "Linear warm-up steps (cosine).")
+    min_learning_rate: float = _setting(1e-5, "Floor of the learning-rate schedule.")
+    clipnorm: float = _setting(1.0, "Gradient norm clipping.")
+    jit_compile: object = _setting("auto", "XLA/JIT compile the train step.",
+                                   choices=("auto", True, False))
+    mixed_precision: str = _setting(None, "Keras dtype policy of the run (default float32).",
+                                    choices=(None, "mixed_float16", "mixed_bfloat16"))
+    mixer_kwargs: dict = _setting(
+        {}, "Mixer arguments, e.g. fraction=0.25,levels=(3,4); each variant takes those "
+        "its mixer accepts.")
+    meta_learning_rate: float = _setting(
+        1e-4, "Adam learning rate of adaptive hyperparameters (multirate, adaptive=True).")
+    meta_update_every: int = _setting(100, "Steps between meta updates.")
+    meta_objective: str = _setting("smoothed_loss", "What the meta updates minimise.",
+                                   choices=META_OBJECTIVES)
+    meta_ema_decay: float = _setting(0.9, "EMA decay of the smoothed loss.")
+    out_dir: str = _setting("runs/experiment",
+                            "Where logs, checkpoints and summary.json go.")
+    resume: bool = _setting(False, "Continue each run of --out_dir from its last backup "
+                            "(after a kill or crash) instead of starting afresh.")
+    data_parallel: bool = _setting(False, "Split every batch over all devices: "
+                                   "DataParallel on JAX, MirroredStrategy on TensorFlow.")
+    virtual_cpu_devices: int = _setting(0, "Split the CPU into this many devices first "
+                                        "(to try --data_parallel without GPUs).")
+    verbose: object = _setting("auto", "model.fit verbosity (1: a progress bar).",
+                               choices=("auto", 0, 1, 2))
 
     def validate(self):
         if not self.variants:
@@ -110,29 +136,20 @@ class TrainConfig:
                     f"(it accepts {list(mixer_arguments(mixer))})"
                 )
         for name in ("steps", "eval_every", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+            check_int(name, getattr(self, name))
         if self.steps % self.eval_every:
             raise ValueError(
                 f"`steps`={self.steps} must be a multiple of `eval_every`="
                 f"{self.eval_every}"
             )
-        if self.schedule not in SCHEDULES:
-            raise ValueError(
-                f"Unknown schedule {self.schedule!r}; accepted values: {SCHEDULES}"
-            )
-        if not self.learning_rate > 0:
-            raise ValueError(f"`learning_rate` must be > 0, got {self.learning_rate}")
-        if self.schedule == "cosine" and not 0 <= self.warmup_steps < self.steps:
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_number("learning_rate", self.learning_rate, 0.0, low_open=True)
+        if self.lr_schedule == "cosine" and not 0 <= self.warmup_steps < self.steps:
             raise ValueError(
                 f"`warmup_steps`={self.warmup_steps} must be in [0, steps={self.steps})"
             )
-        if self.mixed_precision not in (None, "mixed_float16", "mixed_bfloat16"):
-            raise ValueError(
-                f"Unknown mixed_precision {self.mixed_precision!r}; accepted values: "
-                "None, 'mixed_float16', 'mixed_bfloat16'"
-            )
+        check_choice("mixed_precision", self.mixed_precision,
+                     (None, "mixed_float16", "mixed_bfloat16"))
         if self.mixed_precision == "mixed_float16" and _jax_on_cpu():
             raise ValueError(
                 "mixed_precision='mixed_float16' does not run on JAX's CPU backend (XLA "
@@ -208,7 +225,7 @@ def parse_variant(spec):
 
 
 def _learning_rate(config):
-    if config.schedule == "cosine":
+    if config.lr_schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=0.0,
             decay_steps=config.steps - config.warmup_steps,
@@ -250,48 +267,14 @@ def train_variant(build_model, train_ds, val_ds, config, run_dir, seed, metric_n
 
 
 def _fit(build_model, train_ds, val_ds, config, run_dir, metric_names, compile_task):
+    """Build, compile and train one run in `run_dir` (resuming where told);
+    its record for the summary."""
     model = build_model()
-    optimizer = meta_optimizer_for(
-        model,
-        keras.optimizers.Adam(_learning_rate(config), clipnorm=config.clipnorm),
-        meta_learning_rate=config.meta_learning_rate,
-        meta_update_every=config.meta_update_every,
-        meta_objective=config.meta_objective,
-        ema_decay=config.meta_ema_decay,
-    )
-    if compile_task is None:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        task_metrics = list(metric_names) or None
-    else:
-        loss, task_metrics = compile_task()
-    model.compile(optimizer=optimizer, loss=loss, metrics=task_metrics,
-                  jit_compile=config.jit_compile)
+    _compile(model, config, metric_names, compile_task)
     os.makedirs(run_dir, exist_ok=True)
-    timer = StepTimer()
-    callbacks = [
-        LearningRateLogger(),
-        MetaParameterLogger(),
-        timer,
-        keras.callbacks.TerminateOnNaN(),
-    ]
-    track = {"timer": (timer, ("durations",))}
-    if config.schedule == "plateau":
-        plateau = keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=0.5, patience=1, min_lr=config.min_learning_rate,
-        )
-        callbacks.insert(0, plateau)
-        track["plateau"] = (plateau, ("wait", "best", "cooldown_counter"))
-    backup = TrainingBackup(
-        os.path.join(run_dir, "backup"),
-        checkpoint_path=os.path.join(run_dir, "checkpoint.keras"),
-        track=track,
-    )
+    callbacks, timer, backup = _callbacks(config, run_dir)
+    initial_epoch = _start_epoch(model, config, backup)
     log_path = os.path.join(run_dir, "log.csv")
-    if config.resume:
-        initial_epoch = backup.restore(model)
-    else:
-        initial_epoch = 0
-        shutil.rmtree(backup.backup_dir, ignore_errors=True)
     _truncate_csv(log_path, initial_epoch)
     callbacks += [
         keras.callbacks.CSVLogger(log_path, append=initial_epoch > 0),
@@ -308,6 +291,67 @@ def _fit(build_model, train_ds, val_ds, config, run_dir, metric_names, compile_t
         verbose=config.verbose,
         shuffle=False,
     )
+    return _record(model, config, run_dir, metric_names, timer, backup, initial_epoch)
+
+
+def _compile(model, config, metric_names, compile_task):
+    """Adam (wrapped by `MetaOptimizer` where the model has adaptive
+    hyperparameters) and the task's loss: next-token cross-entropy unless
+    `compile_task()` gives `(loss, metrics)`."""
+    optimizer = meta_optimizer_for(
+        model,
+        keras.optimizers.Adam(_learning_rate(config), clipnorm=config.clipnorm),
+        meta_learning_rate=config.meta_learning_rate,
+        meta_update_every=config.meta_update_every,
+        meta_objective=config.meta_objective,
+        ema_decay=config.meta_ema_decay,
+    )
+    if compile_task is None:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        task_metrics = list(metric_names) or None
+    else:
+        loss, task_metrics = compile_task()
+    model.compile(optimizer=optimizer, loss=loss, metrics=task_metrics,
+                  jit_compile=config.jit_compile)
+
+
+def _callbacks(config, run_dir):
+    """`(callbacks, timer, backup)`: the logging and schedule callbacks, and
+    the `TrainingBackup` that saves their state with the model's."""
+    timer = StepTimer()
+    callbacks = [
+        LearningRateLogger(),
+        MetaParameterLogger(),
+        timer,
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    track = {"timer": (timer, ("durations",))}
+    if config.lr_schedule == "plateau":
+        plateau = keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, patience=1, min_lr=config.min_learning_rate,
+        )
+        callbacks.insert(0, plateau)
+        track["plateau"] = (plateau, ("wait", "best", "cooldown_counter"))
+    backup = TrainingBackup(
+        os.path.join(run_dir, "backup"),
+        checkpoint_path=os.path.join(run_dir, "checkpoint.keras"),
+        track=track,
+    )
+    return callbacks, timer, backup
+
+
+def _start_epoch(model, config, backup):
+    """The epoch to start from: the last backup's with `resume`, else 0 (and
+    any old backup is removed)."""
+    if config.resume:
+        return backup.restore(model)
+    shutil.rmtree(backup.backup_dir, ignore_errors=True)
+    return 0
+
+
+def _record(model, config, run_dir, metric_names, timer, backup, initial_epoch):
+    """The run's numbers for the summary; an error naming the last good
+    checkpoint if training stopped before the end or on a non-finite loss."""
     val = [logs.get("val_loss") for logs in backup.history]
     curve = [[config.eval_every * (i + 1), v] for i, v in enumerate(val)]
     final = curve[-1][1] if len(curve) == config.steps // config.eval_every else None
@@ -436,11 +480,11 @@ def compare_language_models(corpus, config, preset, seq_len=None, val_windows=25
     from keras_wavegpt.models import build_gpt, gpt_preset
 
     arch = gpt_preset(preset)
-    seq_len = seq_len or arch["context_length"]
-    if seq_len > arch["context_length"]:
+    seq_len = seq_len or arch["max_sequence_length"]
+    if seq_len > arch["max_sequence_length"]:
         raise ValueError(
             f"`seq_len`={seq_len} exceeds the {preset} preset's context length "
-            f"{arch['context_length']}"
+            f"{arch['max_sequence_length']}"
         )
     train_ids, val_ids = corpus.split("train"), corpus.split("validation")
 
@@ -451,15 +495,15 @@ def compare_language_models(corpus, config, preset, seq_len=None, val_windows=25
         )
 
     def build_model(mixer, mixer_kwargs):
-        return build_gpt(corpus.vocab_size, mixer=mixer, dropout=dropout, **arch, **mixer_kwargs)
+        return build_gpt(corpus.vocabulary_size, mixer=mixer, dropout=dropout, **arch, **mixer_kwargs)
 
     settings = dict(dataset=corpus.name, preset=preset, seq_len=seq_len, **(metadata or {}))
     summary = run_comparison(build_model, make_data, config, metadata=settings)
-    write_presets(config, corpus.vocab_size, arch, seq_len, dropout)
+    write_presets(config, corpus.vocabulary_size, arch, seq_len, dropout)
     return summary
 
 
-def write_presets(config, vocab_size, arch, seq_len, dropout):
+def write_presets(config, vocabulary_size, arch, seq_len, dropout):
     """Each trained GPT's final checkpoint as a keras_hub preset in its run
     folder (`<run>/preset`), for `WaveletGPTCausalLM.from_preset`: with the
     `Text8Tokenizer` preprocessor for the 27-symbol alphabet, without a
@@ -474,15 +518,15 @@ def write_presets(config, vocab_size, arch, seq_len, dropout):
             model = keras.saving.load_model(os.path.join(run_dir, "checkpoint.keras"))
             preprocessor = (
                 WaveletGPTCausalLMPreprocessor(Text8Tokenizer(), sequence_length=seq_len)
-                if vocab_size == 27 else None
+                if vocabulary_size == 27 else None
             )
-            lm = causal_lm_from_gpt(model, preprocessor, vocab_size=vocab_size, mixer=mixer,
+            lm = causal_lm_from_gpt(model, preprocessor, vocabulary_size=vocabulary_size, mixer=mixer,
                                     dropout=dropout, **arch, **kwargs)
             lm.save_to_preset(os.path.join(run_dir, "preset"))
 
 
 def summarize(runs, config, metric_names=()):
-    """Per-variant numbers of SPEC §6 from the per-seed run records (and the
+    """Per-variant numbers (`docs/design.md`, "Metrics") from the per-seed run records (and the
     final validation value of each of `metric_names`)."""
     base = runs.get(BASELINE)
     variants = {}
@@ -556,10 +600,10 @@ def plot_curves(variants, path, title=None):
     for label, entry in variants.items():
         steps, losses = zip(*entry["curve"])
         (line,) = ax.plot(steps, losses, marker=".", label=f"{label} ({entry['params']:,} params)")
-        if entry.get("spe") is not None and not label.endswith(BASELINE):
+        if entry.get("spe") is not None and label != BASELINE:
             ax.axvline(entry["spe"], color=line.get_color(), linestyle=":", linewidth=1)
     for label, entry in variants.items():
-        if label.endswith(BASELINE):
+        if label == BASELINE:
             ax.axhline(entry["final_val_loss"], color="gray", linestyle="--", linewidth=1)
     ax.set_xlabel("training step")
     ax.set_ylabel("validation loss (nats / token)")

@@ -69,7 +69,7 @@ def test_read_wav_and_resample_a_real_prompt(tmp_path):
 @needs_sounds
 def test_folder_of_real_prompts_becomes_a_token_stream():
     corpus = load_wav_folder(os.path.join(ASTERISK_SOUNDS, "digits"), 16000)
-    assert corpus.vocab_size == 256 and corpus.ids.dtype == np.uint8
+    assert corpus.vocabulary_size == 256 and corpus.ids.dtype == np.uint8
     seconds = len(corpus.ids) / 16000
     assert 10 < seconds < 120
     # Speech uses the whole mu-law range, centred on silence (127/128).

@@ -39,7 +39,7 @@ def test_keras_hub_tokenizes_like_the_trainer_on_held_out_text(learned):
     np.testing.assert_array_equal(ids, reference.encode(held_out).ids)
     assert tokenizer.detokenize(ids) == held_out  # byte-level BPE is lossless
     assert 2 < len(held_out) / len(ids) < 6  # merges learned: several chars a token
-    with pytest.raises(ValueError, match="vocab_size"):
+    with pytest.raises(ValueError, match="vocabulary_size"):
         bpe.train_bpe("abc", 256, str(os.path.dirname(vocab)))
 
 
@@ -49,7 +49,7 @@ def test_splits_are_tokenized_apart_and_cached(learned, tmp_path):
     assert sum(map(len, splits.values())) == len(TEXT)
     assert abs(len(splits["validation"]) / len(TEXT) - 0.05) < 1e-4
     corpus = bpe.tokenize_splits(tokenizer, splits, "topics", cache_dir=str(tmp_path))
-    assert corpus.ids.dtype == np.int32 and corpus.vocab_size == 700
+    assert corpus.ids.dtype == np.int32 and corpus.vocabulary_size == 700
     assert 0 <= corpus.ids.min() and corpus.ids.max() < 700
     for name in ("train", "validation", "test"):
         assert tokenizer.detokenize(corpus.split(name)) == splits[name]

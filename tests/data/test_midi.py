@@ -95,7 +95,7 @@ def test_read_midi_follows_a_tempo_map():
 
 def test_music21_corpus_loader(tmp_path):
     corpus = midi.load_music21_corpus(("bach",), max_pieces=3, cache_dir=str(tmp_path))
-    assert corpus.vocab_size == 388 and corpus.name == "music21-bach"
+    assert corpus.vocabulary_size == 388 and corpus.name == "music21-bach"
     assert corpus.ids.dtype == np.int16 and 0 <= corpus.ids.min() and corpus.ids.max() < 388
     assert 300 < len(corpus.ids) < 20000
     counts = np.bincount(corpus.ids, minlength=388)
@@ -126,7 +126,7 @@ def test_midi_folder_skips_bad_files_with_a_count(tmp_path):
     midi.write_midi([], tmp_path / "silent.mid")
     with pytest.warns(UserWarning, match="Skipped 3 of 5 MIDI files"):
         corpus = midi.load_midi_folder(str(tmp_path))
-    assert len(corpus.ids) == expected and corpus.vocab_size == 388
+    assert len(corpus.ids) == expected and corpus.vocabulary_size == 388
     for name in ("piece0.mid", "sub/piece1.MIDI"):
         os.remove(tmp_path / name)
     with pytest.warns(UserWarning), pytest.raises(FileNotFoundError, match="None of the 3"):

@@ -30,7 +30,7 @@ def test_html_is_stripped():
 
 
 def test_pydoc_topics_corpus(topics):
-    assert topics.vocab_size == 27 and len(topics.ids) > 350_000
+    assert topics.vocabulary_size == 27 and len(topics.ids) > 350_000
     assert topics.ids.min() == 0 and topics.ids.max() == 26
     text = topics.decode(topics.ids[:5000])
     assert " the " in text and "  " not in text
@@ -65,7 +65,7 @@ def test_text8_and_enwik8_read_local_archives(tmp_path, topics):
     np.testing.assert_array_equal(corpus.ids, topics.ids)
     (tmp_path / "enwik8").write_bytes(text8[:1000])
     enwik = data.load_enwik8(str(tmp_path))
-    assert enwik.vocab_size == 256 and enwik.decode(enwik.ids) == text8[:1000].decode()
+    assert enwik.vocabulary_size == 256 and enwik.decode(enwik.ids) == text8[:1000].decode()
 
 
 def test_missing_file_names_the_expected_path(tmp_path, monkeypatch):
@@ -134,20 +134,3 @@ def test_too_small_splits_fail_clearly(topics):
     with pytest.raises(ValueError, match="fewer than one batch"):
         data.eval_dataset(topics.ids[:100], 32, 8)
 
-
-def test_tfds_builder_reads_a_local_archive(tmp_path, topics):
-    import tensorflow_datasets as tfds
-
-    import keras_wavegpt.data.tfds_text  # noqa: F401  (registers the builders)
-
-    manual = tmp_path / "manual"
-    manual.mkdir()
-    with zipfile.ZipFile(manual / "text8.zip", "w") as z:
-        z.writestr("text8", topics.decode(topics.ids).encode("ascii"))
-    builder = tfds.builder("text8", data_dir=str(tmp_path / "tfds"))
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
-    assert builder.info.metadata["vocab_size"] == 27
-    for split in ("train", "validation", "test"):
-        (example,) = list(tfds.as_numpy(builder.as_dataset(split=split)))
-        np.testing.assert_array_equal(example["ids"], topics.split(split))

@@ -17,7 +17,7 @@ def test_spoken_digits_tagged_side_by_side(tmp_path):
         "audio_classification.py",
         f"--data_dir={tmp_path / 'digits'}", "--num_clips=60", "--sample_rate=8000",
         "--patch=200", "--filter_length=100", "--num_filters=8", "--num_layers=2",
-        "--model_dim=16", "--num_heads=2", "--ff_dim=32", "--variants=none,haar",
+        "--hidden_dim=16", "--num_heads=2", "--intermediate_dim=32", "--variants=none,haar",
         "--steps=4", "--eval_every=2", "--warmup_steps=1", "--batch_size=4",
         "--verbose=0", f"--out_dir={tmp_path / 'run'}",
     )

@@ -9,7 +9,7 @@ import keras
 
 from tests.experiments.test_text8_script import ROOT
 
-SMALL = ["--num_layers=2", "--model_dim=16", "--num_heads=2", "--ff_dim=32", "--steps=4",
+SMALL = ["--num_layers=2", "--hidden_dim=16", "--num_heads=2", "--intermediate_dim=32", "--steps=4",
          "--eval_every=2", "--warmup_steps=1", "--batch_size=4", "--verbose=0"]
 
 
@@ -40,10 +40,10 @@ def test_every_task_runs_and_reports_accuracy(tmp_path):
             assert 0.0 <= entry["final_val_accuracy"] <= 1.0 and entry["steps"] == 4
         assert "val accuracy" in logs[task]
     listops = json.loads((tmp_path / "listops" / "summary.json").read_text())
-    assert listops["config"]["context_length"] == 48 and listops["config"]["num_classes"] == 10
+    assert listops["config"]["max_sequence_length"] == 48 and listops["config"]["num_classes"] == 10
     assert listops["variants"]["none"]["params"] == listops["variants"]["haar"]["params"]
     image = json.loads((tmp_path / "image" / "summary.json").read_text())
-    assert image["config"]["dataset"] == "mnist_5k" and image["config"]["context_length"] == 784
+    assert image["config"]["dataset"] == "mnist_5k" and image["config"]["max_sequence_length"] == 784
     text = json.loads((tmp_path / "text" / "summary.json").read_text())
     assert text["config"]["dataset"] == "pydocs_sections" and "library" in text["config"]["classes"]
     assert runs["bad"].returncode != 0 and "not a source of --task=image" in logs["bad"]

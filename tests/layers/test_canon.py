@@ -156,7 +156,7 @@ def test_canon_bad_arguments(kwargs, error, match):
 def test_chain_applies_parts_in_order_with_their_own_arguments():
     rng = np.random.default_rng(6)
     x = rng.normal(size=(2, 20, 8)).astype("float32")
-    chain = get_mixer("haar+canon", context_length=32, name="gap",
+    chain = get_mixer("haar+canon", max_sequence_length=32, name="gap",
                       **{"haar.levels": (1, 2), "kernel_size": 3})
     assert isinstance(chain, MixerChain) and chain.name == "gap"
     haar, canon = chain.mixers

@@ -82,7 +82,7 @@ def test_matches_reference(kernel_sizes, time, act):
 
 
 def test_channel_chunks_match_reference(monkeypatch):
-    from keras_wavegpt.layers import filterbank
+    from keras_wavegpt.layers import time_frequency_filterbank as filterbank
 
     rng = np.random.default_rng(5)
     x = rng.normal(size=(2, 19, 6)).astype("float32")
@@ -237,7 +237,7 @@ def test_save_load_round_trip(adaptive, tmp_path):
 
 
 def test_registry_passes_arguments_through():
-    layer = get_mixer("filterbank", context_length=64, num_filters=12, kernel_sizes=(4, 8), name="gap")
+    layer = get_mixer("filterbank", max_sequence_length=64, num_filters=12, kernel_sizes=(4, 8), name="gap")
     assert isinstance(layer, TimeFrequencyFilterbank)
     assert (layer.num_filters, layer.kernel_sizes, layer.name) == (12, (4, 8), "gap")
 

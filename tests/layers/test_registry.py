@@ -19,7 +19,7 @@ def test_names():
 
 
 def test_factories_build_the_right_layers():
-    haar = get_mixer("haar", context_length=96, fraction=0.25, name="gap")
+    haar = get_mixer("haar", max_sequence_length=96, fraction=0.25, name="gap")
     assert isinstance(haar, CausalWavelet) and not haar.learnable
     assert haar.max_kernel == 64  # largest power of two <= context
     assert haar.fraction == 0.25 and haar.name == "gap"
@@ -32,7 +32,7 @@ def test_factories_build_the_right_layers():
 def test_multirate_returns_the_block_slots():
     from keras_wavegpt.layers import ChannelBottleneck, LFORouting, MultirateDecomposition
 
-    slots = get_mixer("multirate", context_length=64, downsample=4, num_routes=2,
+    slots = get_mixer("multirate", max_sequence_length=64, downsample=4, num_routes=2,
                       lfo_residual_mix=0.3, bottleneck_ratio=0.2, adaptive=True)
     assert isinstance(slots["pre_attention"], MultirateDecomposition)
     assert isinstance(slots["post_attention"], LFORouting)
@@ -60,6 +60,6 @@ def test_unknown_name_and_duplicates():
     with pytest.raises(ValueError, match="accepted values"):
         get_mixer("wavelet")
     with pytest.raises(ValueError, match="already registered"):
-        register_mixer("haar")(lambda context_length=None: None)
+        register_mixer("haar")(lambda max_sequence_length=None: None)
     with pytest.raises(ValueError, match="schedule"):
         get_mixer("ema", schedule="linear")

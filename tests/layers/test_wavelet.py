@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_wavegpt.layers import CausalEMA, CausalWavelet, kernel_schedule, wavelet
+from keras_wavegpt.layers import CausalEMA, CausalWavelet, causal_ops, causal_wavelet, kernel_schedule
 from tests.helpers import assert_causal, layer_model, sgd_gradients, to_numpy
 
 
@@ -35,7 +35,7 @@ def assign_random_kernels(layer, rng, start):
     channel's kernel (channels from `start`), in lag order."""
     taps = rng.normal(size=layer.taps.shape).astype("float32")
     layer.taps.assign(taps)
-    return np.split(taps, np.cumsum(layer.kernel_sizes[start:])[:-1])
+    return np.split(taps, np.cumsum(layer.channel_kernel_sizes[start:])[:-1])
 
 
 def ref_ema(x, alphas, start):
@@ -52,7 +52,7 @@ def fir_method(request, monkeypatch):
     """Runs the learnable layer as a depthwise convolution and as blocked
     matrix products, whichever its backend uses by default."""
     matmul = {keras.backend.backend(): 1} if request.param == "matmul" else {}
-    monkeypatch.setattr(wavelet, "MATMUL_FROM_STEPS", matmul)
+    monkeypatch.setattr(causal_wavelet, "MATMUL_FROM_STEPS", matmul)
 
 
 @pytest.fixture(params=["blocked-shift", "blocked-gather", "cumsum-gather"])
@@ -61,8 +61,8 @@ def box_method(request, monkeypatch):
     windows, whichever its backend uses by default."""
     blocked = request.param.startswith("blocked")
     backends = (keras.backend.backend(),) if blocked else ()
-    monkeypatch.setattr(wavelet, "BLOCKED_SUM_BACKENDS", backends)
-    monkeypatch.setattr(wavelet, "MAX_SHIFTS", 16 if request.param.endswith("shift") else 0)
+    monkeypatch.setattr(causal_wavelet, "BLOCKED_SUM_BACKENDS", backends)
+    monkeypatch.setattr(causal_wavelet, "MAX_SHIFTS", 16 if request.param.endswith("shift") else 0)
 
 
 # --- the kernel schedule ----------------------------------------------------
@@ -107,9 +107,9 @@ def test_levels_layer_matches_reference(learnable):
     x = np.random.default_rng(11).normal(size=(2, 70, 16)).astype("float32")
     layer = CausalWavelet(max_kernel=128, levels=(6, 7), learnable=learnable)
     np.testing.assert_allclose(
-        to_numpy(layer(x)), ref_moving_average(x, layer.kernel_sizes), atol=2e-5
+        to_numpy(layer(x)), ref_moving_average(x, layer.channel_kernel_sizes), atol=2e-5
     )
-    assert set(layer.kernel_sizes[8:].tolist()) == {64, 128}
+    assert set(layer.channel_kernel_sizes[8:].tolist()) == {64, 128}
     assert CausalWavelet.from_config(layer.get_config()).levels == (6, 7)
 
 
@@ -131,8 +131,8 @@ def test_haar_matches_reference(schedule, shape, max_kernel, box_method):
     x = np.random.default_rng(0).normal(size=shape).astype("float32")
     layer = CausalWavelet(max_kernel=max_kernel, schedule=schedule)
     y = to_numpy(layer(x))
-    np.testing.assert_allclose(y, ref_moving_average(x, layer.kernel_sizes), atol=2e-5)
-    assert layer.kernel_sizes.shape == (shape[-1],)
+    np.testing.assert_allclose(y, ref_moving_average(x, layer.channel_kernel_sizes), atol=2e-5)
+    assert layer.channel_kernel_sizes.shape == (shape[-1],)
     assert not layer.weights
 
 
@@ -142,7 +142,7 @@ def test_learnable_equals_haar_at_init(schedule):
     fixed = CausalWavelet(max_kernel=32, schedule=schedule)
     learned = CausalWavelet(max_kernel=32, schedule=schedule, learnable=True)
     np.testing.assert_allclose(to_numpy(learned(x)), to_numpy(fixed(x)), atol=2e-5)
-    assert learned.count_params() == int(learned.kernel_sizes[8:].sum())
+    assert learned.count_params() == int(learned.channel_kernel_sizes[8:].sum())
 
 
 @pytest.mark.parametrize(
@@ -160,7 +160,7 @@ def test_learnable_matches_reference_with_random_kernels(
     layer = CausalWavelet(max_kernel=max_kernel, schedule=schedule, learnable=True, fft=fft)
     layer.build(x.shape)
     kernels = assign_random_kernels(layer, rng, 6)
-    assert [len(k) for k in kernels] == layer.kernel_sizes[6:].tolist()
+    assert [len(k) for k in kernels] == layer.channel_kernel_sizes[6:].tolist()
     np.testing.assert_allclose(to_numpy(layer(x)), ref_fir(x, kernels, 6), atol=1e-4)
 
 
@@ -172,7 +172,7 @@ def test_toeplitz_by_hand(rows, cols, shift):
         for t in range(cols):
             if 0 <= t + shift - w < 5:
                 expected[:, w, t] = h[t + shift - w]
-    np.testing.assert_array_equal(to_numpy(wavelet._toeplitz(h, rows, cols, shift)), expected)
+    np.testing.assert_array_equal(to_numpy(causal_ops.toeplitz(h, rows, cols, shift)), expected)
 
 
 def test_ema_matches_reference():
@@ -233,7 +233,7 @@ def test_haar_keeps_nan_in_later_blocks(position, box_method):
 def test_time_unknown_at_trace(learnable, monkeypatch):
     # The running sum without blocks and the FIR as a depthwise convolution,
     # even where blocked products are asked for.
-    monkeypatch.setattr(wavelet, "MATMUL_FROM_STEPS", {"tensorflow": 1})
+    monkeypatch.setattr(causal_wavelet, "MATMUL_FROM_STEPS", {"tensorflow": 1})
     import tensorflow as tf
 
     layer = CausalWavelet(max_kernel=32, schedule="linear", learnable=learnable)
@@ -267,7 +267,7 @@ def test_learnable_gradients_reach_every_tap_and_are_finite(max_kernel, time, ff
     x = rng.normal(size=(4, time, 8)).astype("float32")
     grads = sgd_gradients(model, x, rng.normal(size=(4, time, 8)).astype("float32"), "mse")
     (g,) = grads.values()
-    assert g.shape == (layer.kernel_sizes[4:].sum(),)
+    assert g.shape == (layer.channel_kernel_sizes[4:].sum(),)
     assert np.isfinite(g).all() and (g != 0).all()
 
 

@@ -9,7 +9,7 @@ from keras_wavegpt.models import build_audio_transformer
 from tests.helpers import to_numpy
 
 SMALL = dict(sample_rate=8000, clip_seconds=0.5, num_filters=8, filter_length=20, patch=50,
-             model_dim=16, num_layers=2, num_heads=2, ff_dim=32, head_dim=32)  # 80 patches
+             hidden_dim=16, num_layers=2, num_heads=2, intermediate_dim=32, head_hidden_dim=32)  # 80 patches
 
 
 def test_front_end_is_a_filter_bank_max_pooled_per_patch():
@@ -40,7 +40,7 @@ def test_shapes_and_haar_adds_no_parameters():
     assert tuple(logits.shape) == (3, 10)
     assert keras.backend.standardize_dtype(logits.dtype) == "float32"
     assert none.count_params() == haar.count_params()
-    assert haar.get_layer("mixer_1").kernel_sizes.max() == 64  # largest power of 2 <= 80 patches
+    assert haar.get_layer("mixer_1").channel_kernel_sizes.max() == 64  # largest power of 2 <= 80 patches
     # The paper's size: 128 filters of 200 samples, 40 patches of 25 ms, width 64.
     paper = build_audio_transformer(200, mixer="haar")
     assert paper.input_shape == (None, 16000) and paper.output_shape == (None, 200)

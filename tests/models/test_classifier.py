@@ -7,7 +7,7 @@ import pytest
 from keras_wavegpt.models import build_sequence_classifier
 from tests.helpers import to_numpy
 
-ARCH = dict(num_layers=2, model_dim=16, num_heads=2, ff_dim=32, head_dim=32)
+ARCH = dict(num_layers=2, hidden_dim=16, num_heads=2, intermediate_dim=32, head_hidden_dim=32)
 
 
 def test_shapes_and_haar_adds_no_parameters():
@@ -18,7 +18,7 @@ def test_shapes_and_haar_adds_no_parameters():
     assert tuple(logits.shape) == (3, 10)
     assert keras.backend.standardize_dtype(logits.dtype) == "float32"
     assert none.count_params() == haar.count_params()
-    assert haar.get_layer("mixer_1").kernel_sizes.max() == 32  # linear 2..32 for context 40
+    assert haar.get_layer("mixer_1").channel_kernel_sizes.max() == 32  # linear 2..32 for context 40
 
 
 def test_the_class_reads_the_whole_sequence():
@@ -40,7 +40,8 @@ def test_save_load_round_trip(tmp_path):
     np.testing.assert_allclose(to_numpy(loaded(tokens)), to_numpy(model(tokens)), atol=1e-6)
 
 
-@pytest.mark.parametrize("num_classes", [1, 2.5, True])
-def test_bad_num_classes(num_classes):
-    with pytest.raises(ValueError, match="num_classes"):
+@pytest.mark.parametrize("num_classes,error", [(1, ValueError), (2.5, TypeError),
+                                               (True, TypeError)])
+def test_bad_num_classes(num_classes, error):
+    with pytest.raises(error, match="num_classes"):
         build_sequence_classifier(16, 8, num_classes, **ARCH)

@@ -8,7 +8,7 @@ from keras_wavegpt.models import build_gpt, gpt_preset
 from tests.helpers import sgd_gradients, to_numpy
 
 VOCAB = 27
-ARCH = dict(context_length=32, num_layers=3, model_dim=16, num_heads=2, ff_dim=32, head_dim=64)
+ARCH = dict(max_sequence_length=32, num_layers=3, hidden_dim=16, num_heads=2, intermediate_dim=32, head_hidden_dim=64)
 MIXERS = ["none", "haar", "learnable", "ema", "filterbank", "multirate"]
 DSP_SLOTS = ("multirate", "lfo_routing", "bottleneck")
 
@@ -42,7 +42,7 @@ def test_parameter_counts():
     counts = {m: build_gpt(VOCAB, mixer=m, **ARCH).count_params() for m in MIXERS}
     assert counts["haar"] == counts["none"] == counts["ema"]
     learnable = build_gpt(VOCAB, mixer="learnable", **ARCH)
-    extra = sum(int(layer.kernel_sizes[8:].sum()) for layer in learnable.layers
+    extra = sum(int(layer.channel_kernel_sizes[8:].sum()) for layer in learnable.layers
                 if layer.name.startswith("mixer_"))
     assert counts["learnable"] == counts["none"] + extra
     # The filterbank's 7,200 weights per gap (144 filters of length 16).
@@ -79,11 +79,11 @@ def test_multirate_fills_the_slots_of_every_block(kwargs, slots):
 
 def test_paper_preset_is_the_paper_model():
     arch = gpt_preset("paper")
-    assert arch == dict(num_layers=10, model_dim=128, num_heads=8, ff_dim=512, context_length=512)
+    assert arch == dict(num_layers=10, hidden_dim=128, num_heads=8, intermediate_dim=512, max_sequence_length=512)
     model = build_gpt(VOCAB, mixer="haar", **arch)
     gaps = [layer for layer in model.layers if layer.name.startswith("mixer_")]
     assert len(gaps) == 9
-    assert sorted(set(gaps[0].kernel_sizes[64:].tolist())) == [2 ** j for j in range(1, 10)]
+    assert sorted(set(gaps[0].channel_kernel_sizes[64:].tolist())) == [2 ** j for j in range(1, 10)]
 
 
 @pytest.mark.parametrize("mixer", MIXERS)
@@ -160,7 +160,7 @@ def test_mixed_precision_logits_close_to_float32(policy, mixer, kwargs):
 
 def test_sequence_too_long():
     model = build_gpt(VOCAB, **ARCH)
-    with pytest.raises(ValueError, match="exceeds the model's context_length 32"):
+    with pytest.raises(ValueError, match="exceeds the model's max_sequence_length 32"):
         model(tokens(1, 33))
 
 

@@ -21,7 +21,7 @@ from tests.helpers import to_numpy
 
 BACKENDS = ("tensorflow", "jax", "torch")
 VOCAB = 27
-ARCH = dict(context_length=16, num_layers=3, model_dim=16, num_heads=2, ff_dim=32, head_dim=32)
+ARCH = dict(max_sequence_length=16, num_layers=3, hidden_dim=16, num_heads=2, intermediate_dim=32, head_hidden_dim=32)
 MODELS = {
     "none": {},
     "haar": dict(fraction=0.75),
@@ -34,7 +34,7 @@ MODELS = {
     "audio": dict(max_kernel=8),  # the Audio Transformer with the learnable mixer
 }
 AUDIO = dict(sample_rate=1600, clip_seconds=0.5, num_filters=4, filter_length=20, patch=50,
-             model_dim=16, num_layers=3, num_heads=2, ff_dim=32, head_dim=32)
+             hidden_dim=16, num_layers=3, num_heads=2, intermediate_dim=32, head_hidden_dim=32)
 
 SAVE = """
 import json, sys

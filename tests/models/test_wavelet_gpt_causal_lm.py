@@ -168,9 +168,9 @@ def test_preset_round_trip(tmp_path):
 
 def test_build_gpt_is_the_backbone_with_the_head():
     """Same seed, same weights: build_gpt's logits equal the causal LM's."""
-    arch = dict(context_length=LENGTH, num_layers=3, model_dim=16, num_heads=2, ff_dim=32)
+    arch = dict(max_sequence_length=LENGTH, num_layers=3, hidden_dim=16, num_heads=2, intermediate_dim=32)
     keras.utils.set_random_seed(0)
-    gpt = build_gpt(27, mixer="haar", head_dim=32, **arch)
+    gpt = build_gpt(27, mixer="haar", head_hidden_dim=32, **arch)
     keras.utils.set_random_seed(0)
     backbone = WaveletGPTBackbone(**ARCH, mixer="haar")
     lm = WaveletGPTCausalLM(backbone, head_hidden_dim=32)
@@ -181,8 +181,8 @@ def test_build_gpt_is_the_backbone_with_the_head():
 
 @pytest.mark.parametrize("mixer", ["learnable", "multirate"])
 def test_causal_lm_from_a_trained_gpt(mixer, tmp_path):
-    arch = dict(context_length=LENGTH, num_layers=3, model_dim=16, num_heads=2, ff_dim=32,
-                head_dim=32)
+    arch = dict(max_sequence_length=LENGTH, num_layers=3, hidden_dim=16, num_heads=2, intermediate_dim=32,
+                head_hidden_dim=32)
     gpt = build_gpt(27, mixer=mixer, **arch, max_kernel=8) if mixer == "learnable" else \
         build_gpt(27, mixer=mixer, **arch)
     rng = np.random.default_rng(4)
@@ -191,11 +191,11 @@ def test_causal_lm_from_a_trained_gpt(mixer, tmp_path):
     extra = {"max_kernel": 8} if mixer == "learnable" else {}
     gpt.save(str(tmp_path / "gpt.keras"))  # as the runner has it: a loaded checkpoint
     loaded = keras.saving.load_model(str(tmp_path / "gpt.keras"))
-    lm = causal_lm_from_gpt(loaded, vocab_size=27, mixer=mixer, **arch, **extra)
+    lm = causal_lm_from_gpt(loaded, vocabulary_size=27, mixer=mixer, **arch, **extra)
     tokens = ids(2)
     np.testing.assert_allclose(full_logits(lm, tokens), to_numpy(gpt(tokens)), atol=1e-5)
     with pytest.raises(ValueError, match="does not match"):
-        causal_lm_from_gpt(gpt, vocab_size=27, mixer="none", **arch)
+        causal_lm_from_gpt(gpt, vocabulary_size=27, mixer="none", **arch)
 
 
 def test_paper_preset_parameter_count_is_unchanged():

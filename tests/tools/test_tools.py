@@ -90,8 +90,8 @@ def test_compare_runs_merges_summaries(tmp_path):
 def test_plot_kernels_draws_filterbank_and_wavelet_kernels(tmp_path):
     from keras_wavegpt.models import build_gpt
 
-    arch = dict(context_length=16, num_layers=2, model_dim=16, num_heads=2, ff_dim=32,
-                head_dim=32)
+    arch = dict(max_sequence_length=16, num_layers=2, hidden_dim=16, num_heads=2, intermediate_dim=32,
+                head_hidden_dim=32)
     for mixer, kwargs in (("filterbank", dict(num_filters=8, kernel_sizes=(4, 8))),
                           ("learnable", {})):
         build_gpt(27, mixer=mixer, **arch, **kwargs).save(str(tmp_path / f"{mixer}.keras"))

@@ -76,8 +76,8 @@ from keras_wavegpt.models import build_gpt
 x = np.random.default_rng(0).integers(0, 27, (4, 17)).astype("int32")
 def train():
     keras.utils.set_random_seed(0)
-    model = build_gpt(27, context_length=16, num_layers=2, model_dim=16, num_heads=2,
-                      ff_dim=32, head_dim=32, mixer="learnable")
+    model = build_gpt(27, max_sequence_length=16, num_layers=2, hidden_dim=16, num_heads=2,
+                      intermediate_dim=32, head_hidden_dim=32, mixer="learnable")
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model, [float(model.train_on_batch(x[:, :-1], x[:, 1:])) for _ in range(3)]
 _, one = train()

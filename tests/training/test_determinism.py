@@ -14,7 +14,7 @@ from keras_wavegpt import data
 from keras_wavegpt.models import build_gpt
 from keras_wavegpt.training import TrainConfig, run_comparison
 
-ARCH = dict(context_length=16, num_layers=2, model_dim=16, num_heads=2, ff_dim=32, head_dim=32)
+ARCH = dict(max_sequence_length=16, num_layers=2, hidden_dim=16, num_heads=2, intermediate_dim=32, head_hidden_dim=32)
 
 
 def run(tmp_path, name, seed):
@@ -24,7 +24,7 @@ def run(tmp_path, name, seed):
         warmup_steps=1, learning_rate=1e-3, out_dir=str(tmp_path / name), verbose=0,
     )
     summary = run_comparison(
-        lambda mixer, kwargs: build_gpt(corpus.vocab_size, mixer=mixer, dropout=0.2,
+        lambda mixer, kwargs: build_gpt(corpus.vocabulary_size, mixer=mixer, dropout=0.2,
                                         **ARCH, **kwargs),
         lambda s: (data.train_dataset(corpus.split("train"), 16, 4, seed=s),
                    data.eval_dataset(corpus.split("validation"), 16, 4, max_windows=8)),

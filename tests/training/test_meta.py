@@ -155,7 +155,7 @@ def test_meta_updates_under_loss_scaling():
     [
         (dict(meta_objective="fastest"), ValueError, "meta_objective"),
         (dict(meta_update_every=0), ValueError, "meta_update_every"),
-        (dict(meta_update_every=2.5), ValueError, "meta_update_every"),
+        (dict(meta_update_every=2.5), TypeError, "meta_update_every"),
         (dict(ema_decay=1.0), ValueError, "ema_decay"),
         (dict(meta_learning_rate=0.0), ValueError, "meta_learning_rate"),
         (dict(clipnorm=1.0), ValueError, "clipnorm"),

@@ -25,7 +25,7 @@ from keras_wavegpt.training import MetaOptimizer, TrainConfig, TrainingBackup, r
 from tests.experiments.test_text8_script import ROOT
 from tests.helpers import to_numpy
 
-ARCH = dict(context_length=16, num_layers=2, model_dim=16, num_heads=2, ff_dim=32, head_dim=32)
+ARCH = dict(max_sequence_length=16, num_layers=2, hidden_dim=16, num_heads=2, intermediate_dim=32, head_hidden_dim=32)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def corpus():
 def _comparison(corpus, out_dir, resume=False, fail_at_step=None):
     config = TrainConfig(
         variants=("haar",),
-        steps=8, eval_every=4, batch_size=4, learning_rate=3e-3, schedule="plateau",
+        steps=8, eval_every=4, batch_size=4, learning_rate=3e-3, lr_schedule="plateau",
         out_dir=str(out_dir),
         resume=resume, verbose=0,
     )
@@ -54,7 +54,7 @@ def _comparison(corpus, out_dir, resume=False, fail_at_step=None):
         return train, data.eval_dataset(corpus.split("validation"), 16, 4, max_windows=8)
 
     def build_model(mixer, kwargs):
-        return build_gpt(corpus.vocab_size, mixer=mixer, **ARCH, **kwargs)
+        return build_gpt(corpus.vocabulary_size, mixer=mixer, **ARCH, **kwargs)
 
     return run_comparison(build_model, make_data, config)
 

@@ -9,7 +9,7 @@ from keras_wavegpt import data
 from keras_wavegpt.models import build_gpt
 from keras_wavegpt.training import TrainConfig, parse_kwargs, parse_variant, run_comparison
 
-ARCH = dict(context_length=16, num_layers=2, model_dim=16, num_heads=2, ff_dim=32, head_dim=32)
+ARCH = dict(max_sequence_length=16, num_layers=2, hidden_dim=16, num_heads=2, intermediate_dim=32, head_hidden_dim=32)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_comparison_over_seeds(corpus, tmp_path):
 
     def build_model(mixer, kwargs):
         built.append((mixer, kwargs))
-        return build_gpt(corpus.vocab_size, mixer=mixer, **ARCH, **kwargs)
+        return build_gpt(corpus.vocabulary_size, mixer=mixer, **ARCH, **kwargs)
 
     def make_data(seed):
         return (data.train_dataset(corpus.split("train"), 16, 4, seed=seed),
@@ -72,7 +72,7 @@ def test_comparison_over_seeds(corpus, tmp_path):
 
 def test_plateau_schedule_runs(corpus, tmp_path):
     config = TrainConfig(variants=("ema",), steps=2, eval_every=1, batch_size=2,
-                         schedule="plateau", out_dir=str(tmp_path), verbose=0)
+                         lr_schedule="plateau", out_dir=str(tmp_path), verbose=0)
     summary = run_comparison(
         lambda m, kw: build_gpt(27, mixer=m, **ARCH, **kw),
         lambda seed: (data.train_dataset(corpus.split("train"), 8, 2, seed=seed),
@@ -88,7 +88,7 @@ def test_plateau_schedule_runs(corpus, tmp_path):
         (dict(variants=("none", "wavelet")), "accepted values"),
         (dict(variants=("haar", "haar")), "repeats"),
         (dict(steps=10, eval_every=3), "multiple"),
-        (dict(schedule="linear"), "accepted values"),
+        (dict(lr_schedule="linear"), "accepted values"),
         (dict(variants=("none", "ema"), mixer_kwargs={"schedule": "linear"}), "none of the variants"),
         (dict(batch_size=0), "batch_size"),
         (dict(warmup_steps=1000), "warmup_steps"),
@@ -130,7 +130,7 @@ def test_mixed_precision_reaches_every_run(corpus, tmp_path):
         out_dir=str(tmp_path), verbose=0,
     )
     summary = run_comparison(
-        lambda mixer, kwargs: build_gpt(corpus.vocab_size, mixer=mixer, **ARCH, **kwargs),
+        lambda mixer, kwargs: build_gpt(corpus.vocabulary_size, mixer=mixer, **ARCH, **kwargs),
         lambda seed: (data.train_dataset(corpus.split("train"), 16, 4, seed=seed),
                       data.eval_dataset(corpus.split("validation"), 16, 4, max_windows=8)),
         config,

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_wavegpt.layers.wavelet import _check_float, _check_stream
+from keras_wavegpt.utils.validation import check_float_input, check_int, check_stream
 
 
 SLOTS = ("pre_attention", "post_attention", "post_mlp", "attention_input",
@@ -79,9 +79,8 @@ class DSPDecoderBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (("num_heads", num_heads), ("intermediate_dim", intermediate_dim)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+        check_int("num_heads", num_heads)
+        check_int("intermediate_dim", intermediate_dim)
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.dropout = float(dropout)
@@ -95,7 +94,7 @@ class DSPDecoderBlock(keras.layers.Layer):
         self.feedforward_input = _slot(feedforward_input)
 
     def build(self, input_shape):
-        _check_stream(self, input_shape)
+        check_stream(self, input_shape)
         hidden = input_shape[-1]
         if hidden is None or hidden % self.num_heads:
             raise ValueError(
@@ -141,7 +140,7 @@ class DSPDecoderBlock(keras.layers.Layer):
     def call(self, inputs, padding_mask=None, training=None):
         """`padding_mask` `(B, T)`, optional: keys where it is 0 or False are
         hidden from attention."""
-        _check_float(self, inputs)
+        check_float_input(self, inputs)
         mask = None if padding_mask is None else ops.cast(padding_mask, "bool")[:, None, :]
         x = inputs  # (B, T, D)
         if self.pre_attention is not None:

@@ -4,13 +4,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_wavegpt.layers.filterbank import _check_positive_int
-from keras_wavegpt.layers.wavelet import (
-    _check_float,
-    _check_fraction,
-    _check_stream,
-    _delay,
-    processed_channels,
+from keras_wavegpt.layers.causal_ops import delay, processed_channels
+from keras_wavegpt.utils.validation import (
+    check_bool,
+    check_float_input,
+    check_fraction,
+    check_int,
+    check_stream,
 )
 
 
@@ -65,16 +65,15 @@ class CanonLayer(keras.layers.Layer):
 
     def __init__(self, kernel_size=4, fraction=1.0, residual=True, **kwargs):
         super().__init__(**kwargs)
-        _check_positive_int("kernel_size", kernel_size)
-        _check_fraction(fraction)
-        if not isinstance(residual, bool):
-            raise TypeError(f"`residual` must be a bool, got {residual!r}")
+        check_int("kernel_size", kernel_size)
+        check_fraction("fraction", fraction)
+        check_bool("residual", residual)
         self.kernel_size = int(kernel_size)
         self.fraction = float(fraction)
         self.residual = residual
 
     def build(self, input_shape):
-        _check_stream(self, input_shape)
+        check_stream(self, input_shape)
         channels = int(input_shape[-1])
         n = processed_channels(channels, self.fraction)
         self._start = channels - n
@@ -90,7 +89,7 @@ class CanonLayer(keras.layers.Layer):
         )
 
     def call(self, inputs):
-        _check_float(self, inputs)
+        check_float_input(self, inputs)
         if self._start:
             keep, x = ops.split(inputs, [self._start], axis=-1)  # (B, T, E - n), (B, T, n)
         else:
@@ -103,7 +102,7 @@ class CanonLayer(keras.layers.Layer):
         for lag in range(1, self.kernel_size):
             if time is not None and lag >= time:
                 break  # only the zero padding before the start
-            y = y + _delay(x, lag) * self.kernel[lag]
+            y = y + delay(x, lag) * self.kernel[lag]
         y = ops.cast(y, inputs.dtype)
         return y if keep is None else ops.concatenate([keep, y], axis=-1)
 

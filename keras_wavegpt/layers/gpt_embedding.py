@@ -47,7 +47,7 @@ class GPTEmbedding(keras_hub.layers.TokenAndPositionEmbedding):
         length = shape[1]
         if length is not None and length > self.sequence_length:
             raise ValueError(
-                f"Sequence length {length} exceeds the model's context_length "
+                f"Sequence length {length} exceeds the model's max_sequence_length "
                 f"{self.sequence_length}; crop inputs to at most "
                 f"{self.sequence_length} tokens."
             )

@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_wavegpt.layers.wavelet import _check_stream
+from keras_wavegpt.utils.validation import check_stream
 
 
 def receptive_field(layer):
@@ -46,7 +46,7 @@ class MixerChain(keras.layers.Layer):
         ]
 
     def build(self, input_shape):
-        _check_stream(self, input_shape)
+        check_stream(self, input_shape)
         for mixer in self.mixers:
             if not mixer.built:
                 mixer.build(input_shape)

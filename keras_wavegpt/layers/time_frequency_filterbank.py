@@ -12,11 +12,12 @@ import keras_hub
 import numpy as np
 from keras import ops
 
-from keras_wavegpt.layers.wavelet import (
-    _check_float,
-    _check_fraction,
-    _check_stream,
-    processed_channels,
+from keras_wavegpt.layers.causal_ops import processed_channels
+from keras_wavegpt.utils.validation import (
+    check_float_input,
+    check_fraction,
+    check_int,
+    check_stream,
 )
 
 
@@ -36,13 +37,6 @@ def filterbank_activation_size(batch, time, channels, num_filters=144, fraction=
 # The most floats one chunk of channels puts in a time-frequency tensor on JAX
 # and torch (see `TimeFrequencyFilterbank._chunks`).
 _CHUNK_FLOATS = 1 << 22
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"`{name}` must be >= 1, got {value}")
 
 
 def _causal_patches(u, k):
@@ -144,23 +138,23 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_positive_int("num_filters", num_filters)
+        check_int("num_filters", num_filters)
         if isinstance(kernel_sizes, (int, np.integer)):
             kernel_sizes = (kernel_sizes,)
         kernel_sizes = tuple(kernel_sizes)
         if not kernel_sizes:
             raise ValueError("`kernel_sizes` needs at least one kernel length")
         for k in kernel_sizes:
-            _check_positive_int("kernel_sizes", k)
+            check_int("kernel_sizes", k)
         if num_filters % len(kernel_sizes):
             raise ValueError(
                 f"`num_filters`={num_filters} does not split into "
                 f"{len(kernel_sizes)} equal groups (kernel_sizes={kernel_sizes})"
             )
-        _check_fraction(fraction)
+        check_fraction("fraction", fraction)
         if adaptive:
-            _check_positive_int("adaptive_dim", adaptive_dim)
-            _check_positive_int("adaptive_heads", adaptive_heads)
+            check_int("adaptive_dim", adaptive_dim)
+            check_int("adaptive_heads", adaptive_heads)
             if adaptive_dim % adaptive_heads:
                 raise ValueError(
                     f"`adaptive_heads`={adaptive_heads} must divide "
@@ -175,7 +169,7 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
 
     def build(self, input_shape):
-        _check_stream(self, input_shape)
+        check_stream(self, input_shape)
         channels = int(input_shape[-1])
         self._start = channels - processed_channels(channels, self.fraction)
         per_group = self.num_filters // len(self.kernel_sizes)
@@ -302,7 +296,7 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
         return ops.transpose(ops.reshape(s, (b, n, t, self.num_filters)), (0, 2, 1, 3))
 
     def call(self, inputs):
-        _check_float(self, inputs)
+        check_float_input(self, inputs)
         shape = ops.shape(inputs)
         b, t, n = shape[0], shape[1], shape[2] - self._start
         if not self.adaptive:
@@ -327,7 +321,7 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
         return ops.reshape(out, shape)  # keeps TF's static shape
 
     def _build_for(self, inputs):
-        _check_float(self, inputs)
+        check_float_input(self, inputs)
         if not self.built:
             self.build(tuple(inputs.shape))
             self.built = True

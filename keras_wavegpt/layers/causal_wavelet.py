@@ -3,13 +3,12 @@
 Between two decoder blocks the residual stream `x` of shape `(B, T, E)` is
 replaced by a copy whose last `n = round(fraction * E)` channels are causal
 multi-scale approximations of themselves; the first `E - n` channels pass
-through. Three flavours share that layout:
+through. Two flavours share that layout:
 
 - `CausalWavelet(learnable=False)`: the Haar approximation, a causal moving
   average of length `f(i)` per channel (no weights).
 - `CausalWavelet(learnable=True)`: a causal FIR kernel of length `f(i)` per
   channel, initialised to the Haar box.
-- `CausalEMA`: the paper's exponential-moving-average ablation (§4.5).
 """
 
 import math
@@ -18,7 +17,24 @@ import keras
 import numpy as np
 from keras import ops
 
-SCHEDULES = ("dyadic", "linear")
+from keras_wavegpt.layers.causal_ops import (
+    BLOCK_STEPS,
+    block_causal_conv,
+    delay,
+    fft_causal_conv,
+    processed_channels,
+    running_sum,
+    split_channels,
+)
+from keras_wavegpt.utils.validation import (
+    check_choice,
+    check_float_input,
+    check_int,
+    check_fraction,
+    check_stream,
+)
+
+KERNEL_SCHEDULES = ("dyadic", "linear")
 # With fft=True, kernels at least this long convolve through the FFT.
 FFT_MIN_TAPS = 32
 # The learnable layer groups channels by the power of two bounding their
@@ -26,37 +42,19 @@ FFT_MIN_TAPS = 32
 # operations for a few zero taps.
 MIN_GROUP_TAPS = 16
 # From how many time steps (T known) each backend's learnable layer runs as
-# time-blocked matrix products (see `_block_causal_conv`); a backend not named
-# here, and any graph of unknown T, uses a depthwise convolution. The GPT
-# step on CPU against `none`, side by side: XLA's depthwise convolution 1.23x,
-# blocked 0.95x; torch 1.12x, 1.06x. TensorFlow's convolution wins at
-# contexts of 128 and 256 (1.03x vs 1.06x; 1.10x vs 1.18x) and loses at the
-# paper's 512 (1.15x vs 1.06x).
+# time-blocked matrix products (see `block_causal_conv`); a backend not named
+# here, and any graph of unknown T, uses a depthwise convolution. XLA's and
+# torch's depthwise convolutions are slow on CPU at every context, while
+# TensorFlow's beats the blocked products below 512 steps (measurements in
+# docs/benchmarks.md, "Backend paths").
 MATMUL_FROM_STEPS = {"jax": 1, "torch": 1, "tensorflow": 512}
-# Time steps per block of `_block_causal_conv` (fewer for shorter kernels)
-# and of `_running_sum`.
-BLOCK_STEPS = 32
 # Backends whose fixed (Haar) layer takes its running sums as blocked matrix
 # products and its windows as one shift per kernel length (when there are at
-# most MAX_SHIFTS lengths): 2-3x faster there than a cumulative sum and a
-# gather. Torch, which pays per operation in eager mode, keeps those two.
+# most MAX_SHIFTS lengths): their CPU scans along a middle axis are slow.
+# Torch, which pays per operation in eager mode, keeps a cumulative sum and a
+# gather (docs/benchmarks.md, "Backend paths").
 BLOCKED_SUM_BACKENDS = ("tensorflow", "jax")
 MAX_SHIFTS = 16
-
-
-def processed_channels(num_channels, fraction):
-    """Number of channels a mixer processes: `round(fraction * num_channels)`.
-
-    Rounds half up (so 0.5 * 5 gives 3), never to zero.
-    """
-    _check_fraction(fraction)
-    n = int(math.floor(fraction * num_channels + 0.5))
-    if n < 1:
-        raise ValueError(
-            f"fraction={fraction} of {num_channels} channels rounds to 0 "
-            "processed channels; raise `fraction` or widen the model."
-        )
-    return n
 
 
 def kernel_schedule(num_channels, max_kernel=512, fraction=0.5, schedule="dyadic",
@@ -95,21 +93,9 @@ def kernel_schedule(num_channels, max_kernel=512, fraction=0.5, schedule="dyadic
     sizes[num_channels - n :] = lengths.astype(np.int64)
     return sizes
 
-
-def _check_fraction(fraction):
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
-        raise TypeError(f"`fraction` must be a number in (0, 1], got {fraction!r}")
-    if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"`fraction` must be in (0, 1], got {fraction}")
-
-
 def _check_schedule(schedule, max_kernel):
-    if schedule not in SCHEDULES:
-        raise ValueError(f"`schedule` must be one of {SCHEDULES}, got {schedule!r}")
-    if isinstance(max_kernel, bool) or not isinstance(max_kernel, (int, np.integer)):
-        raise TypeError(f"`max_kernel` must be an integer >= 2, got {max_kernel!r}")
-    if max_kernel < 2:
-        raise ValueError(f"`max_kernel` must be >= 2, got {max_kernel}")
+    check_choice("schedule", schedule, KERNEL_SCHEDULES)
+    check_int("max_kernel", max_kernel, minimum=2)
     if schedule == "dyadic" and max_kernel & (max_kernel - 1):
         raise ValueError(
             f"`max_kernel` must be a power of two with schedule='dyadic', got "
@@ -141,143 +127,6 @@ def _check_levels(levels, schedule, max_kernel):
         raise ValueError(f"`levels` repeats a level: {tuple(levels)}")
     return tuple(sorted(int(v) for v in levels))
 
-
-def _check_stream(layer, shape):
-    if len(shape) != 3:
-        raise ValueError(
-            f"{layer.__class__.__name__} expects inputs of shape (batch, time, "
-            f"channels), got rank {len(shape)} shape {tuple(shape)}"
-        )
-    if shape[-1] is None:
-        raise ValueError(
-            f"{layer.__class__.__name__} needs a known channel dimension, got "
-            f"shape {tuple(shape)}"
-        )
-
-
-def _check_float(layer, x):
-    dtype = keras.backend.standardize_dtype(x.dtype)
-    if "float" not in dtype:
-        raise TypeError(
-            f"{layer.__class__.__name__} expects floating-point activations, "
-            f"got dtype {dtype}"
-        )
-
-
-def _split_channels(x, starts, axis=-1):
-    """Split x along its channel axis before each index in `starts` (the first
-    part starts at 0). With no `starts`, [x]: TensorFlow and torch reject an
-    empty list of split points."""
-    return ops.split(x, starts, axis=axis) if starts else [x]
-
-
-def _toeplitz(h, rows, cols, shift):
-    """W of shape (c, rows, cols) with W[c, w, t] = h[t + shift - w, c].
-
-    h: (K, c) in lag order; entries whose lag falls outside [0, K) are 0.
-    With g[i] = h[shift + cols - 1 - i] (the taps from lag shift + cols - 1
-    down to shift - rows + 1), W[w, t] = g[w + cols - 1 - t]: a Hankel matrix
-    of g, flipped. g is repeated cols + 1 times and read back with a stride
-    one longer than its length, so each row starts one tap later: no gather,
-    and the gradient is one sum. About c·cols·(rows + cols) floats, so it is
-    built along the short side (cols).
-    """
-    k, c = h.shape
-    length = rows + cols - 1
-    lead = rows - 1 - shift  # where lag 0 sits in the window of lags
-    window = ops.pad(ops.transpose(h), [[0, 0], [max(lead, 0), max(length - lead - k, 0)]])
-    g = ops.flip(window[:, max(-lead, 0) :][:, :length], axis=1)  # (c, rows + cols - 1)
-    # Broadcast, not tile: its gradient is one sum (torch's tile loops).
-    flat = ops.reshape(ops.broadcast_to(g[:, None], (c, cols + 1, length)), (c, -1))
-    hankel = ops.reshape(flat[:, : cols * (length + 1)], (c, cols, length + 1))
-    hankel = hankel[:, :, :rows]  # hankel[r, w] = g[w + r]
-    return ops.transpose(ops.flip(hankel, axis=1), (0, 2, 1))  # r = cols - 1 - t
-
-
-def _head(x, steps, axis=1):
-    """The first `steps` entries along `axis`, taken by a split, not a strided
-    slice: TensorFlow's gradient of a strided slice (StridedSliceGrad, which
-    fills a zero tensor of the whole input) took about half of the Haar
-    layer's forward-and-backward time on CPU; a split's gradient is a
-    concatenation."""
-    return x if steps == x.shape[axis] else ops.split(x, [steps], axis=axis)[0]
-
-
-def _delay(x, steps):
-    """x (B, T, n) delayed by `steps` along time, zeros first: its first
-    `T - steps` entries after `steps` zeros (split, not strided slice, when T
-    is known; see `_head`)."""
-    time = x.shape[1]
-    if time is None:
-        return ops.pad(x, [[0, 0], [steps, 0], [0, 0]])[:, : ops.shape(x)[1]]
-    return ops.pad(_head(x, time - steps), [[0, 0], [steps, 0], [0, 0]])
-
-
-def _block_causal_conv(x, h, block):
-    """y[c, :, t] = sum_k h[k, c] x[c, :, t - k] as one matrix product per channel.
-
-    x: (c, B, T), channels first, with T known; h: (K, c) in lag order.
-    Time is cut into J blocks of `block` steps; output block j reads a
-    window of the M + 1 blocks ending with its own (M blocks back reach lag
-    K - 1) through a (window, block) Toeplitz matrix of taps. Costs
-    B·T·c·(M + 1)·block multiply-adds instead of B·T·c·K, in dense products
-    that CPUs run 5-15x faster than XLA's or torch's depthwise convolutions;
-    channels first, each is one contiguous batched matmul. Inputs after t
-    meet exact zeros: causal for finite activations (a NaN or inf reaches
-    earlier steps of its block through 0·inf, as through any matrix product).
-    """
-    c, time = x.shape[0], x.shape[2]
-    blocks = -(-time // block)
-    back = min(-(-(h.shape[0] - 1) // block), blocks - 1)  # M
-    w = _toeplitz(h, (back + 1) * block, block, back * block)  # (c, L, block)
-    padded = ops.pad(x, [[0, 0], [0, 0], [back * block, blocks * block - time]])
-    padded = ops.reshape(padded, (c, -1, blocks + back, block))  # (c, B, J + M, block)
-    index = np.arange(blocks)[:, None] + np.arange(back + 1)  # (J, M + 1)
-    frames = ops.take(padded, index, axis=2)  # (c, B, J, M + 1, block)
-    frames = ops.reshape(frames, (c, -1, (back + 1) * block))  # (c, B·J, L)
-    y = ops.matmul(frames, w)  # (c, B·J, block)
-    return _head(ops.reshape(y, (c, -1, blocks * block)), time, axis=2)  # (c, B, T)
-
-
-def _running_sum(x, block=BLOCK_STEPS):
-    """ops.cumsum(x, axis=1) for x (B, T, n) with T known, blockwise.
-
-    Within each block of `block` steps the prefix sums are one product with a
-    lower-triangular matrix of ones; each block then adds the total of the
-    blocks before it (a cumulative sum over T / block steps). Still O(T) work
-    per channel for a fixed block, but dense products where TensorFlow's and
-    XLA's CPU scans along a middle axis are slow.
-    """
-    time, n = x.shape[1], x.shape[2]
-    block = min(block, time)
-    blocks = -(-time // block)
-    padded = ops.pad(x, [[0, 0], [0, blocks * block - time], [0, 0]])
-    padded = ops.reshape(padded, (-1, blocks, block, n))  # (B, J, block, n)
-    within = ops.matmul(np.tril(np.ones((block, block), "float32")), padded)
-    total = ops.reshape(ops.split(within, [block - 1], axis=2)[1], (-1, blocks, n))
-    # Sum of the earlier blocks, never a difference: a later block's total
-    # must not reach an earlier one, through round-off or a NaN.
-    before = ops.cumsum(_head(total, blocks - 1), axis=1)  # (B, J - 1, n)
-    before = ops.pad(before, [[0, 0], [1, 0], [0, 0]])
-    running = within + ops.expand_dims(before, 2)  # (B, J, block, n)
-    return _head(ops.reshape(running, (-1, blocks * block, n)), time)
-
-
-def _fft_causal_conv(x, h, time):
-    """y[c, :, t] = sum_k h[k, c] x[c, :, t - k] via a zero-padded float32 FFT.
-
-    x: (c, B, T), channels first; h: (K, c) in lag order. Padding to
-    >= T + K - 1 makes the circular convolution linear, so nothing wraps from
-    the end to the start; future samples still reach the past through
-    round-off (~1e-7 relative).
-    """
-    size = 1 << (time + h.shape[0] - 2).bit_length()
-    xr, xi = ops.rfft(x, size)  # (c, B, F)
-    hr, hi = ops.rfft(ops.transpose(h), size)  # (c, F)
-    hr, hi = hr[:, None], hi[:, None]
-    return _head(ops.irfft((xr * hr - xi * hi, xr * hi + xi * hr), size), time, axis=2)
-
-
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
 class CausalWavelet(keras.layers.Layer):
     """Causal multi-scale (Haar) approximation on part of the channels.
@@ -300,15 +149,15 @@ class CausalWavelet(keras.layers.Layer):
     bounds their length (kernels of up to 16 taps together) and filters each
     group at once, taps past `f(i)` masked to zero, so short kernels never pay
     for the long ones: on JAX and torch (TensorFlow from T = 512) blocks of 32
-    time steps through one dense matrix product per channel (5-15x faster
-    there on CPU than a depthwise convolution; future inputs meet exact zeros,
+    time steps through one dense matrix product per channel (faster there
+    on CPU than a depthwise convolution; future inputs meet exact zeros,
     so it is causal for finite activations), otherwise or with `T` unknown at
     trace time a depthwise convolution (see `MATMUL_FROM_STEPS`). Its one
     weight `taps` holds exactly `sum_i f(i)` numbers: channel `i`'s kernel in
     lag order, channels one after another. Sums and convolutions run in
     float32 under mixed precision; the output has the input's dtype.
 
-    After `build`, `kernel_sizes` is a numpy int array of length `E` with
+    After `build`, `channel_kernel_sizes` is a numpy int array of length `E` with
     `f(i)` per channel (1 for pass-through channels).
 
     Args:
@@ -321,7 +170,7 @@ class CausalWavelet(keras.layers.Layer):
         learnable: learn one causal FIR kernel per processed channel.
         fft: with `learnable`, convolve groups of 32 taps or more through a
             float32 FFT when `T` is known at trace time: O(T log T) instead
-            of O(T K) per channel (30x faster for 128 taps on JAX CPU), but
+            of O(T K) per channel, but
             causal only up to round-off (~1e-7 relative), not exactly; a
             NaN or inf at any step reaches every step of its channel.
         levels: with `schedule="dyadic"`, the levels to keep, a tuple of
@@ -340,7 +189,7 @@ class CausalWavelet(keras.layers.Layer):
     >>> layer = CausalWavelet(max_kernel=8)
     >>> layer(x).shape
     (2, 16, 8)
-    >>> layer.kernel_sizes.tolist()
+    >>> layer.channel_kernel_sizes.tolist()
     [1, 1, 1, 1, 2, 2, 4, 8]
 
     References:
@@ -360,23 +209,23 @@ class CausalWavelet(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         _check_schedule(schedule, max_kernel)
-        _check_fraction(fraction)
+        check_fraction("fraction", fraction)
         self.max_kernel = int(max_kernel)
         self.fraction = float(fraction)
         self.schedule = schedule
         self.learnable = bool(learnable)
         self.fft = bool(fft)
         self.levels = _check_levels(levels, schedule, max_kernel)
-        self.kernel_sizes = None
+        self.channel_kernel_sizes = None
 
     def build(self, input_shape):
-        _check_stream(self, input_shape)
+        check_stream(self, input_shape)
         channels = int(input_shape[-1])
-        self.kernel_sizes = kernel_schedule(
+        self.channel_kernel_sizes = kernel_schedule(
             channels, self.max_kernel, self.fraction, self.schedule, self.levels
         )
         self._start = channels - processed_channels(channels, self.fraction)
-        lengths = self.kernel_sizes[self._start :]
+        lengths = self.channel_kernel_sizes[self._start :]
         self._lengths = lengths.astype("float32")
         # Runs of equal length (the processed channels are sorted by length).
         ends = np.nonzero(np.diff(lengths))[0] + 1
@@ -407,7 +256,7 @@ class CausalWavelet(keras.layers.Layer):
                 self._groups.append((hi, gather, valid.astype("float32")))
 
     def call(self, inputs):
-        _check_float(self, inputs)
+        check_float_input(self, inputs)
         keep, x = ops.split(inputs, [self._start], axis=-1)  # (B, T, E - n), (B, T, n)
         x = ops.cast(x, "float32")
         y = self._fir(x) if self.learnable else self._box(x)
@@ -417,8 +266,8 @@ class CausalWavelet(keras.layers.Layer):
     def receptive_field(self):
         """How many steps, the current one included, an output reads:
         the longest kernel. Cached generation keeps that many past inputs."""
-        if self.kernel_sizes is not None:
-            return int(self.kernel_sizes.max())
+        if self.channel_kernel_sizes is not None:
+            return int(self.channel_kernel_sizes.max())
         return 2 ** max(self.levels) if self.levels else self.max_kernel
 
     @property
@@ -462,14 +311,14 @@ class CausalWavelet(keras.layers.Layer):
         t = x.shape[1]
         lengths = ops.convert_to_tensor(self._lengths)
         if t is not None and keras.backend.backend() in BLOCKED_SUM_BACKENDS:
-            running = _running_sum(x)  # running[t] = sum_{m<=t} x[m]
+            running = running_sum(x)  # running[t] = sum_{m<=t} x[m]
             if len(self._runs) <= MAX_SHIFTS:
                 # One shift per length: window = running[t] - running[t - f].
-                parts = _split_channels(running, [start for start, _ in self._runs[1:]])
+                parts = split_channels(running, [start for start, _ in self._runs[1:]])
                 windows = []
                 for part, (_, f) in zip(parts, self._runs):
                     if f < t:  # longer windows only meet the zero padding
-                        part = part - _delay(part, f)
+                        part = part - delay(part, f)
                     windows.append(part)
                 return ops.concatenate(windows, axis=-1) / lengths
         else:
@@ -500,7 +349,7 @@ class CausalWavelet(keras.layers.Layer):
         axis = 0 if blocked else -1
         # One split, not a slice per group: torch's gradient of a slice fills
         # a zero tensor of the whole input for each.
-        parts = _split_channels(x, [end for end, _, _ in self._groups[:-1]], axis)
+        parts = split_channels(x, [end for end, _, _ in self._groups[:-1]], axis)
         outputs = []
         for (_, gather, valid), xg in zip(self._groups, parts):
             if static_t is not None and static_t < gather.shape[0]:
@@ -510,13 +359,13 @@ class CausalWavelet(keras.layers.Layer):
             taps = gather.shape[0]
             if self.fft and static_t is not None and taps >= FFT_MIN_TAPS:
                 if blocked:
-                    outputs.append(_fft_causal_conv(xg, h, static_t))
+                    outputs.append(fft_causal_conv(xg, h, static_t))
                 else:
-                    y = _fft_causal_conv(ops.transpose(xg, (2, 0, 1)), h, static_t)
+                    y = fft_causal_conv(ops.transpose(xg, (2, 0, 1)), h, static_t)
                     outputs.append(ops.transpose(y, (1, 2, 0)))
             elif blocked:
                 block = min(static_t, taps, BLOCK_STEPS)
-                outputs.append(_block_causal_conv(xg, h, block))
+                outputs.append(block_causal_conv(xg, h, block))
             else:
                 xg = ops.pad(xg, [[0, 0], [taps - 1, 0], [0, 0]])
                 # Convolution correlates, so the oldest lag comes first.
@@ -537,74 +386,4 @@ class CausalWavelet(keras.layers.Layer):
             fft=self.fft,
             levels=self.levels,
         )
-        return config
-
-
-@keras.saving.register_keras_serializable(package="keras_wavegpt")
-class CausalEMA(keras.layers.Layer):
-    """Causal exponential moving average on part of the channels (ablation).
-
-        s_i[0] = x_i[0],    s_i[t] = a_i * x_i[t] + (1 - a_i) * s_i[t - 1]
-
-    with `a_i` falling linearly from 1 (no smoothing) on the first processed
-    channel to `1 / n` on the last, `n` the number of processed channels. The
-    first `E - n` channels pass through. The recurrence runs as a parallel
-    associative scan in float32. No weights.
-
-    Args:
-        fraction: share of channels processed, in (0, 1].
-        **kwargs: standard layer arguments.
-
-    Shapes: `(B, T, E)` -> `(B, T, E)`.
-
-    Example:
-
-    >>> CausalEMA()(keras.random.normal((2, 16, 8))).shape
-    (2, 16, 8)
-
-    References:
-        Verma, "WaveletGPT", §4.5 (similarities and differences with EMA).
-    """
-
-    def __init__(self, fraction=0.5, **kwargs):
-        super().__init__(**kwargs)
-        _check_fraction(fraction)
-        self.fraction = float(fraction)
-
-    def build(self, input_shape):
-        _check_stream(self, input_shape)
-        channels = int(input_shape[-1])
-        n = processed_channels(channels, self.fraction)
-        self._start = channels - n
-        self.alpha = (1.0 - np.arange(n) / n).astype("float32")
-
-    def call(self, inputs):
-        _check_float(self, inputs)
-        keep = inputs[:, :, : self._start]
-        x = ops.cast(inputs[:, :, self._start :], "float32")  # (B, T, n)
-        alpha = ops.convert_to_tensor(self.alpha)
-        # s[t] = decay[t] * s[t-1] + drive[t]; decay[0] = 0 makes s[0] = x[0].
-        first = ops.zeros_like(x[:, :1])
-        decay = ops.concatenate([first, ops.ones_like(x[:, 1:]) * (1.0 - alpha)], axis=1)
-        drive = ops.concatenate([x[:, :1], x[:, 1:] * alpha], axis=1)
-
-        def compose(earlier, later):
-            return earlier[0] * later[0], later[0] * earlier[1] + later[1]
-
-        _, smoothed = ops.associative_scan(compose, (decay, drive), axis=1)
-        smoothed = ops.reshape(smoothed, ops.shape(x))  # TF's scan drops static dims
-        return ops.concatenate([keep, ops.cast(smoothed, inputs.dtype)], axis=-1)
-
-    @property
-    def receptive_field(self):
-        """How many steps, the current one included, an output reads:
-        `None`, the whole past (a recurrence). Cached generation keeps that many past inputs."""
-        return None
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(fraction=self.fraction)
         return config

@@ -1,0 +1,145 @@
+"""Causal operations on `(B, T, n)` streams, shared by the mixers.
+
+Every function here reads only the present and the past along time: output
+step `t` depends on input steps `<= t`.
+"""
+
+import math
+
+import numpy as np
+from keras import ops
+
+from keras_wavegpt.utils.validation import check_fraction
+
+# Time steps per block of `_block_causal_conv` (fewer for shorter kernels)
+# and of `_running_sum`.
+BLOCK_STEPS = 32
+
+
+def processed_channels(num_channels, fraction):
+    """Number of channels a mixer processes: `round(fraction * num_channels)`.
+
+    Rounds half up (so 0.5 * 5 gives 3), never to zero.
+    """
+    check_fraction("fraction", fraction)
+    n = int(math.floor(fraction * num_channels + 0.5))
+    if n < 1:
+        raise ValueError(
+            f"fraction={fraction} of {num_channels} channels rounds to 0 "
+            "processed channels; raise `fraction` or widen the model."
+        )
+    return n
+
+
+def split_channels(x, starts, axis=-1):
+    """Split x along its channel axis before each index in `starts` (the first
+    part starts at 0). With no `starts`, [x]: TensorFlow and torch reject an
+    empty list of split points."""
+    return ops.split(x, starts, axis=axis) if starts else [x]
+
+
+def toeplitz(h, rows, cols, shift):
+    """W of shape (c, rows, cols) with W[c, w, t] = h[t + shift - w, c].
+
+    h: (K, c) in lag order; entries whose lag falls outside [0, K) are 0.
+    With g[i] = h[shift + cols - 1 - i] (the taps from lag shift + cols - 1
+    down to shift - rows + 1), W[w, t] = g[w + cols - 1 - t]: a Hankel matrix
+    of g, flipped. g is repeated cols + 1 times and read back with a stride
+    one longer than its length, so each row starts one tap later: no gather,
+    and the gradient is one sum. About c·cols·(rows + cols) floats, so it is
+    built along the short side (cols).
+    """
+    k, c = h.shape
+    length = rows + cols - 1
+    lead = rows - 1 - shift  # where lag 0 sits in the window of lags
+    window = ops.pad(ops.transpose(h), [[0, 0], [max(lead, 0), max(length - lead - k, 0)]])
+    g = ops.flip(window[:, max(-lead, 0) :][:, :length], axis=1)  # (c, rows + cols - 1)
+    # Broadcast, not tile: its gradient is one sum (torch's tile loops).
+    flat = ops.reshape(ops.broadcast_to(g[:, None], (c, cols + 1, length)), (c, -1))
+    hankel = ops.reshape(flat[:, : cols * (length + 1)], (c, cols, length + 1))
+    hankel = hankel[:, :, :rows]  # hankel[r, w] = g[w + r]
+    return ops.transpose(ops.flip(hankel, axis=1), (0, 2, 1))  # r = cols - 1 - t
+
+
+def head_steps(x, steps, axis=1):
+    """The first `steps` entries along `axis`, taken by a split, not a strided
+    slice: TensorFlow's gradient of a strided slice (StridedSliceGrad, which
+    fills a zero tensor of the whole input) took about half of the Haar
+    layer's forward-and-backward time on CPU; a split's gradient is a
+    concatenation."""
+    return x if steps == x.shape[axis] else ops.split(x, [steps], axis=axis)[0]
+
+
+def delay(x, steps):
+    """x (B, T, n) delayed by `steps` along time, zeros first: its first
+    `T - steps` entries after `steps` zeros (split, not strided slice, when T
+    is known; see `head_steps`)."""
+    time = x.shape[1]
+    if time is None:
+        return ops.pad(x, [[0, 0], [steps, 0], [0, 0]])[:, : ops.shape(x)[1]]
+    return ops.pad(head_steps(x, time - steps), [[0, 0], [steps, 0], [0, 0]])
+
+
+def block_causal_conv(x, h, block):
+    """y[c, :, t] = sum_k h[k, c] x[c, :, t - k] as one matrix product per channel.
+
+    x: (c, B, T), channels first, with T known; h: (K, c) in lag order.
+    Time is cut into J blocks of `block` steps; output block j reads a
+    window of the M + 1 blocks ending with its own (M blocks back reach lag
+    K - 1) through a (window, block) Toeplitz matrix of taps. Costs
+    B·T·c·(M + 1)·block multiply-adds instead of B·T·c·K, in dense products,
+    which CPUs run much faster than XLA's or torch's depthwise convolutions;
+    channels first, each is one contiguous batched matmul. Inputs after t
+    meet exact zeros: causal for finite activations (a NaN or inf reaches
+    earlier steps of its block through 0·inf, as through any matrix product).
+    """
+    c, time = x.shape[0], x.shape[2]
+    blocks = -(-time // block)
+    back = min(-(-(h.shape[0] - 1) // block), blocks - 1)  # M
+    w = toeplitz(h, (back + 1) * block, block, back * block)  # (c, L, block)
+    padded = ops.pad(x, [[0, 0], [0, 0], [back * block, blocks * block - time]])
+    padded = ops.reshape(padded, (c, -1, blocks + back, block))  # (c, B, J + M, block)
+    index = np.arange(blocks)[:, None] + np.arange(back + 1)  # (J, M + 1)
+    frames = ops.take(padded, index, axis=2)  # (c, B, J, M + 1, block)
+    frames = ops.reshape(frames, (c, -1, (back + 1) * block))  # (c, B·J, L)
+    y = ops.matmul(frames, w)  # (c, B·J, block)
+    return head_steps(ops.reshape(y, (c, -1, blocks * block)), time, axis=2)  # (c, B, T)
+
+
+def running_sum(x, block=BLOCK_STEPS):
+    """ops.cumsum(x, axis=1) for x (B, T, n) with T known, blockwise.
+
+    Within each block of `block` steps the prefix sums are one product with a
+    lower-triangular matrix of ones; each block then adds the total of the
+    blocks before it (a cumulative sum over T / block steps). Still O(T) work
+    per channel for a fixed block, but dense products where TensorFlow's and
+    XLA's CPU scans along a middle axis are slow.
+    """
+    time, n = x.shape[1], x.shape[2]
+    block = min(block, time)
+    blocks = -(-time // block)
+    padded = ops.pad(x, [[0, 0], [0, blocks * block - time], [0, 0]])
+    padded = ops.reshape(padded, (-1, blocks, block, n))  # (B, J, block, n)
+    within = ops.matmul(np.tril(np.ones((block, block), "float32")), padded)
+    total = ops.reshape(ops.split(within, [block - 1], axis=2)[1], (-1, blocks, n))
+    # Sum of the earlier blocks, never a difference: a later block's total
+    # must not reach an earlier one, through round-off or a NaN.
+    before = ops.cumsum(head_steps(total, blocks - 1), axis=1)  # (B, J - 1, n)
+    before = ops.pad(before, [[0, 0], [1, 0], [0, 0]])
+    running = within + ops.expand_dims(before, 2)  # (B, J, block, n)
+    return head_steps(ops.reshape(running, (-1, blocks * block, n)), time)
+
+
+def fft_causal_conv(x, h, time):
+    """y[c, :, t] = sum_k h[k, c] x[c, :, t - k] via a zero-padded float32 FFT.
+
+    x: (c, B, T), channels first; h: (K, c) in lag order. Padding to
+    >= T + K - 1 makes the circular convolution linear, so nothing wraps from
+    the end to the start; future samples still reach the past through
+    round-off (~1e-7 relative).
+    """
+    size = 1 << (time + h.shape[0] - 2).bit_length()
+    xr, xi = ops.rfft(x, size)  # (c, B, F)
+    hr, hi = ops.rfft(ops.transpose(h), size)  # (c, F)
+    hr, hi = hr[:, None], hi[:, None]
+    return head_steps(ops.irfft((xr * hr - xi * hi, xr * hi + xi * hr), size), time, axis=2)

@@ -1,0 +1,95 @@
+"""Argument checks, one behaviour per kind of check, used by every module.
+
+A value of the wrong type raises `TypeError`, a value of the right type
+outside its range raises `ValueError`, and every message names the argument.
+A bool is neither an integer nor a number here, although Python says it is:
+`num_layers=True` is a mistake, not a one-layer model.
+"""
+
+import math
+import numbers
+
+import keras
+
+
+def check_int(name, value, minimum=1, allow_none=False):
+    """`value` is an integer (numpy integers too) `>= minimum`.
+
+    Returns it as a Python `int` (or `None` where `allow_none`).
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        none = " or None" if allow_none else ""
+        raise TypeError(f"`{name}` must be an integer >= {minimum}{none}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"`{name}` must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_positive_ints(**values):
+    """`check_int(name, value)` for each argument: every value an integer >= 1."""
+    for name, value in values.items():
+        check_int(name, value)
+
+
+def check_number(name, value, low=None, high=None, low_open=False, high_open=False):
+    """`value` is a finite real number in the interval `low..high` (either
+    end `None` for unbounded; `*_open` leaves that end out). Returns it as a
+    Python `float`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` must be finite, got {value}")
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if below or above:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        raise ValueError(f"`{name}` must be in {interval}, got {value}")
+    return float(value)
+
+
+def check_fraction(name, value):
+    """`value` is a number in `(0, 1]`: the share of channels a layer processes."""
+    return check_number(name, value, 0.0, 1.0, low_open=True)
+
+
+def check_bool(name, value):
+    """`value` is a bool (an integer 0 or 1 is not)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"`{name}` must be a bool, got {value!r}")
+    return value
+
+
+def check_choice(name, value, choices):
+    """`value` is one of `choices`."""
+    if value not in choices:
+        raise ValueError(f"Unknown `{name}` {value!r}; accepted values: {tuple(choices)}")
+    return value
+
+
+def check_stream(layer, shape):
+    """`shape` is a residual stream's: `(batch, time, channels)` with the
+    channels known, which a layer needs to build its weights."""
+    if len(shape) != 3:
+        raise ValueError(
+            f"{layer.__class__.__name__} expects inputs of shape (batch, time, "
+            f"channels), got rank {len(shape)} shape {tuple(shape)}"
+        )
+    if shape[-1] is None:
+        raise ValueError(
+            f"{layer.__class__.__name__} needs a known channel dimension, got "
+            f"shape {tuple(shape)}"
+        )
+
+
+def check_float_input(layer, x):
+    """`x` holds floating-point activations (token ids go to an embedding)."""
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    if "float" not in dtype:
+        raise TypeError(
+            f"{layer.__class__.__name__} expects floating-point activations, "
+            f"got dtype {dtype}"
+        )
