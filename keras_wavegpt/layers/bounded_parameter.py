@@ -45,10 +45,11 @@ class BoundedParameter(keras.layers.Layer):
     shape) and reads `value` in its `call`.
 
     Args:
-        lo: lower bound.
-        hi: upper bound, `> lo`.
-        initial_value: starting value, strictly inside `(lo, hi)`.
-        adaptive: make it a meta-parameter.
+        lo: float. Lower bound.
+        hi: float. Upper bound, `> lo`.
+        initial_value: float. Starting value, strictly inside `(lo, hi)`.
+        adaptive: bool. Make it a meta-parameter (trainable, and moved by
+            `MetaOptimizer` only). Defaults to `False`.
         **kwargs: standard layer arguments (`name`, ...).
 
     Example:

@@ -24,14 +24,15 @@ class CausalEMA(keras.layers.Layer):
     associative scan in float32. No weights.
 
     Args:
-        fraction: share of channels processed, in (0, 1].
-        **kwargs: standard layer arguments.
+        fraction: float. Share of channels processed, in `(0, 1]`. Defaults
+            to `0.5`.
+        **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Shapes: `(B, T, E)` -> `(B, T, E)`.
 
     Example:
 
-    >>> CausalEMA()(keras.random.normal((2, 16, 8))).shape
+    >>> tuple(CausalEMA()(keras.random.normal((2, 16, 8))).shape)
     (2, 16, 8)
 
     References:

@@ -161,23 +161,26 @@ class CausalWavelet(keras.layers.Layer):
     `f(i)` per channel (1 for pass-through channels).
 
     Args:
-        max_kernel: longest kernel (the coarsest level). The paper uses the
-            context length (512). A power of two for `schedule="dyadic"`.
-        fraction: share of channels processed, in (0, 1]; the last
-            `round(fraction * E)` channels are processed.
-        schedule: `"dyadic"` (levels 2, 4, ..., max_kernel, paper §3.2) or
-            `"linear"` (lengths from 2 to max_kernel, paper §5).
-        learnable: learn one causal FIR kernel per processed channel.
-        fft: with `learnable`, convolve groups of 32 taps or more through a
-            float32 FFT when `T` is known at trace time: O(T log T) instead
-            of O(T K) per channel, but
-            causal only up to round-off (~1e-7 relative), not exactly; a
-            NaN or inf at any step reaches every step of its channel.
-        levels: with `schedule="dyadic"`, the levels to keep, a tuple of
-            integers in `1..log2(max_kernel)` (level `j` has length `2**j`).
-            Defaults to `None`, all of them. `(1, 2)` keeps the fine levels
-            (kernels 2 and 4), `(3, ..., L)` the coarse ones; the processed
-            channels spread over the kept levels as over all of them.
+        max_kernel: int. Longest kernel (the coarsest level); the paper uses
+            the context length, 512. A power of two for
+            `schedule="dyadic"`. Defaults to `512`.
+        fraction: float. Share of channels processed, in `(0, 1]`; the last
+            `round(fraction * E)` channels are processed. Defaults to `0.5`.
+        schedule: str. `"dyadic"` (lengths 2, 4, ..., max_kernel, paper
+            §3.2) or `"linear"` (lengths from 2 to max_kernel, paper §5).
+            Defaults to `"dyadic"`.
+        learnable: bool. Learn one causal FIR kernel per processed channel,
+            initialised to the Haar box. Defaults to `False`.
+        fft: bool. With `learnable`, convolve groups of 32 taps or more
+            through a float32 FFT when `T` is known at trace time: O(T log T)
+            instead of O(T K) per channel, but causal only up to round-off
+            (~1e-7 relative), not exactly; a NaN or inf at any step reaches
+            every step of its channel. Defaults to `False`.
+        levels: tuple of int or `None`. With `schedule="dyadic"`, the levels
+            to keep, integers in `1..log2(max_kernel)` (level `j` has length
+            `2**j`): `(1, 2)` keeps the fine levels (kernels 2 and 4),
+            `(3, ..., L)` the coarse ones; the processed channels spread over
+            the kept levels as over all of them. Defaults to `None`, all.
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Shapes: `(B, T, E)` -> `(B, T, E)`, any `T` (kernels longer than `T` see
@@ -187,7 +190,7 @@ class CausalWavelet(keras.layers.Layer):
 
     >>> x = keras.random.normal((2, 16, 8))
     >>> layer = CausalWavelet(max_kernel=8)
-    >>> layer(x).shape
+    >>> tuple(layer(x).shape)
     (2, 16, 8)
     >>> layer.channel_kernel_sizes.tolist()
     [1, 1, 1, 1, 2, 2, 4, 8]

@@ -27,18 +27,22 @@ class ChannelBottleneck(keras.layers.Layer):
     `BoundedParameter`s; `w_res` (starting at 1) is an ordinary weight.
 
     Args:
-        bottleneck_ratio: initial `beta`.
-        residual_mix: initial `rho`.
-        mask_softness: width, in hidden units, of the mask's edge.
-        adaptive: make `beta` and `rho` meta-parameters.
-        **kwargs: standard layer arguments.
+        bottleneck_ratio: float. Initial `beta`, in `(0.15, 0.35)`. Defaults
+            to `0.25`.
+        residual_mix: float. Initial `rho`, in `(0.3, 0.7)`. Defaults to
+            `0.5`.
+        mask_softness: float. Width, in hidden units, of the soft mask's
+            edge. Defaults to `1.0`.
+        adaptive: bool. Make `beta` and `rho` meta-parameters. Defaults to
+            `False`.
+        **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Shapes: `(B, T, D)` -> `(B, T, D)`.
 
     Example:
 
     >>> layer = ChannelBottleneck()
-    >>> layer(keras.random.normal((2, 16, 8))).shape
+    >>> tuple(layer(keras.random.normal((2, 16, 8))).shape)
     (2, 16, 8)
 
     References:

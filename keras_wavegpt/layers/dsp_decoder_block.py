@@ -32,23 +32,29 @@ class DSPDecoderBlock(keras.layers.Layer):
     attention, the block of `build_gpt`'s other variants.
 
     Args:
-        num_heads: attention heads; must divide the width.
-        intermediate_dim: hidden width of the MLP.
-        dropout: dropout rate after attention and after the MLP (and on the
-            attention weights).
-        activation: the MLP's activation.
-        layer_norm_epsilon: epsilon of both LayerNorms.
-        causal: mask attention to earlier positions; `False` makes this an
-            encoder block (the keras_hub `TransformerEncoder` equivalent).
-        pre_attention: before the attention sublayer, on the residual stream
-            (the multirate decomposition).
-        attention_input: after the attention's LayerNorm, on the attention's
-            input only (Canon-A).
-        post_attention: after the attention's residual add (LFO routing).
-        feedforward_input: after the MLP's LayerNorm, on the MLP's input only
-            (Canon-C).
-        post_mlp: after the MLP's residual add (the channel bottleneck).
-        **kwargs: standard layer arguments.
+        num_heads: int. Attention heads; must divide the width.
+        intermediate_dim: int. Hidden width of the MLP.
+        dropout: float. Dropout rate after attention and after the MLP (and
+            on the attention weights). Defaults to `0.0`.
+        activation: str or callable. The MLP's activation. Defaults to
+            `"gelu"`.
+        layer_norm_epsilon: float. Epsilon of both LayerNorms. Defaults to
+            `1e-5`.
+        causal: bool. Mask attention to earlier positions; `False` makes
+            this an encoder block (keras_hub's `TransformerEncoder`
+            equivalent). Defaults to `True`.
+        pre_attention: layer or `None`. Before the attention sublayer, on
+            the residual stream (the multirate decomposition). Defaults to
+            `None`.
+        post_attention: layer or `None`. After the attention's residual add
+            (LFO routing). Defaults to `None`.
+        post_mlp: layer or `None`. After the MLP's residual add (the channel
+            bottleneck). Defaults to `None`.
+        attention_input: layer or `None`. After the attention's LayerNorm,
+            on the attention's input only (Canon-A). Defaults to `None`.
+        feedforward_input: layer or `None`. After the MLP's LayerNorm, on
+            the MLP's input only (Canon-C). Defaults to `None`.
+        **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Shapes: `(B, T, D)` -> `(B, T, D)`.
 
@@ -56,7 +62,7 @@ class DSPDecoderBlock(keras.layers.Layer):
 
     >>> from keras_wavegpt.layers import LFORouting
     >>> block = DSPDecoderBlock(4, 64, post_attention=LFORouting(num_routes=4))
-    >>> block(keras.random.normal((2, 16, 32))).shape
+    >>> tuple(block(keras.random.normal((2, 16, 32))).shape)
     (2, 16, 32)
 
     References:

@@ -14,16 +14,18 @@ class GPTEmbedding(keras_hub.layers.TokenAndPositionEmbedding):
     `(batch, time)` with `time <= sequence_length`.
 
     Args:
-        vocabulary_size: number of token ids.
-        sequence_length: context length (rows of the position table).
-        embedding_dim: model width `E`.
-        **kwargs: passed to `keras_hub.layers.TokenAndPositionEmbedding`.
+        vocabulary_size: int. Number of token ids.
+        sequence_length: int. The longest input (rows of the position
+            table); a longer one raises a `ValueError`.
+        embedding_dim: int. Model width `E`.
+        **kwargs: passed to `keras_hub.layers.TokenAndPositionEmbedding`
+            (`embeddings_initializer`, `name`, `dtype`, ...).
 
     Shapes: `(B, T)` int -> `(B, T, E)`.
 
     Example:
 
-    >>> GPTEmbedding(27, 64, 32)(keras.ops.zeros((2, 10), "int32")).shape
+    >>> tuple(GPTEmbedding(27, 64, 32)(keras.ops.zeros((2, 10), "int32")).shape)
     (2, 10, 32)
     """
 

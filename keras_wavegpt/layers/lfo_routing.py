@@ -34,21 +34,26 @@ class LFORouting(keras.layers.Layer):
     evenly over `(0, max_frequency)`, phases uniform in `[0, 2 pi)`.
 
     Args:
-        num_routes: routes `R`; must divide the width `D`.
-        num_lfos: oscillators `K` summed per route.
-        kernel_size: taps of the route convolution.
-        max_frequency: the highest LFO frequency, in cycles per token.
-        residual_mix: initial `rho`.
-        gate_temperature: initial `T_gate`.
-        adaptive: make `rho` and `T_gate` meta-parameters.
-        **kwargs: standard layer arguments.
+        num_routes: int. Routes `R`; must divide the width `D`. Defaults to
+            `4`.
+        num_lfos: int. Oscillators `K` summed per route. Defaults to `2`.
+        kernel_size: int. Taps of the route convolution. Defaults to `3`.
+        max_frequency: float. The highest LFO frequency, in cycles per
+            token, in `(0, 0.5]`. Defaults to `0.05`.
+        residual_mix: float. Initial `rho`, in `(0.2, 0.5)`. Defaults to
+            `0.35`.
+        gate_temperature: float. Initial `T_gate`, in `(0.5, 2.0)`. Defaults
+            to `1.0`.
+        adaptive: bool. Make `rho` and `T_gate` meta-parameters. Defaults to
+            `False`.
+        **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Shapes: `(B, T, D)` -> `(B, T, D)`, any `T`.
 
     Example:
 
     >>> layer = LFORouting(num_routes=4)
-    >>> layer(keras.random.normal((2, 16, 8))).shape
+    >>> tuple(layer(keras.random.normal((2, 16, 8))).shape)
     (2, 16, 8)
 
     References:

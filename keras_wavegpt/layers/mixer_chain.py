@@ -22,8 +22,8 @@ class MixerChain(keras.layers.Layer):
     with its parts. Causal when every part is.
 
     Args:
-        mixers: list of `(B, T, E) -> (B, T, E)` layers (or their serialized
-            configs), applied first to last. At least one.
+        mixers: list of layers. `(B, T, E) -> (B, T, E)` layers (or their
+            serialized configs), applied first to last; at least one.
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Shapes: `(B, T, E)` -> `(B, T, E)`.

@@ -54,20 +54,22 @@ class MultirateDecomposition(keras.layers.Layer):
     identity.
 
     Args:
-        downsample: decimation factor `s >= 1`.
-        filter_length: taps `L >= downsample` of all three filters (default
-            `2 * downsample`).
-        mix_ratio: initial `m`.
-        detail_strength: initial `alpha`.
-        adaptive: make `m` and `alpha` meta-parameters.
-        **kwargs: standard layer arguments.
+        downsample: int. Decimation factor `s >= 1`. Defaults to `2`.
+        filter_length: int or `None`. Taps `L >= downsample` of all three
+            filters. Defaults to `None`, `2 * downsample`.
+        mix_ratio: float. Initial `m`, in `(0.2, 0.6)`. Defaults to `0.4`.
+        detail_strength: float. Initial `alpha`, in `(0.5, 1.0)`. Defaults
+            to `0.75`.
+        adaptive: bool. Make `m` and `alpha` meta-parameters. Defaults to
+            `False`.
+        **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Shapes: `(B, T, D)` -> `(B, T, D)`, any `T`.
 
     Example:
 
     >>> layer = MultirateDecomposition(downsample=2)
-    >>> layer(keras.random.normal((2, 16, 8))).shape
+    >>> tuple(layer(keras.random.normal((2, 16, 8))).shape)
     (2, 16, 8)
 
     References:

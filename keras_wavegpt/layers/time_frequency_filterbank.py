@@ -98,16 +98,20 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
     of representation each. Activations: see `filterbank_activation_size`.
 
     Args:
-        num_filters: filters `M` (paper: 144); divisible by the groups.
-        kernel_sizes: one kernel length per multi-scale group (e.g.
-            `(4, 16, 64)`).
-        fraction: share of channels processed, in (0, 1]; the last
-            `round(fraction * E)` channels.
-        adaptive: add the token-adaptive Transformer weighting.
-        adaptive_dim: width of that Transformer.
-        adaptive_heads: its attention heads; must divide `adaptive_dim`.
-        activation: nonlinearity between the two analysis layers (ReLU, the
-            rectifier of an envelope detector; also the cheapest on CPU).
+        num_filters: int. Filters `M` (the paper's 144); divisible by the
+            number of groups. Defaults to `144`.
+        kernel_sizes: tuple of int. One kernel length per multi-scale group,
+            e.g. `(4, 16, 64)`. Defaults to `(16,)`.
+        fraction: float. Share of channels processed, in `(0, 1]`; the last
+            `round(fraction * E)` channels. Defaults to `0.5`.
+        adaptive: bool. Add the token-adaptive Transformer weighting.
+            Defaults to `False`.
+        adaptive_dim: int. Width of that Transformer. Defaults to `32`.
+        adaptive_heads: int. Its attention heads; must divide
+            `adaptive_dim`. Defaults to `4`.
+        activation: str or callable. Nonlinearity between the two analysis
+            layers (ReLU is the rectifier of an envelope detector, and the
+            cheapest on CPU). Defaults to `"relu"`.
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Shapes: `(B, T, E)` -> `(B, T, E)`, any `T`.
@@ -115,7 +119,7 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
     Example:
 
     >>> layer = TimeFrequencyFilterbank(num_filters=12, kernel_sizes=(4, 8))
-    >>> layer(keras.random.normal((2, 16, 8))).shape
+    >>> tuple(layer(keras.random.normal((2, 16, 8))).shape)
     (2, 16, 8)
     >>> layer.count_params()  # A, D, S: (4 + 8) x 6 each; bias, gain: 12 each
     240

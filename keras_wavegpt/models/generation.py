@@ -56,7 +56,11 @@ def generate(model, prompt, max_length, sampler="greedy", temperature=1.0, k=5, 
 
     Example:
 
-    >>> tokens = generate(model, encode_text8("the "), 64, sampler="top_k")  # doctest: +SKIP
+    >>> from keras_wavegpt.models import build_gpt, gpt_preset
+    >>> model = build_gpt(27, mixer="haar", **gpt_preset("tiny"))
+    >>> tokens = generate(model, np.array([20, 8, 5, 0]), 12, sampler="greedy")
+    >>> tokens.shape, tokens[:4].tolist()
+    ((12,), [20, 8, 5, 0])
     """
     prompt = np.asarray(prompt)
     squeeze = prompt.ndim == 1

@@ -70,26 +70,39 @@ def build_gpt(
     block_0, mixer_1, block_1, ..., final_norm, head, logits`.
 
     Args:
-        vocabulary_size: number of token ids (27 for text8).
-        max_sequence_length: longest input; longer inputs raise a `ValueError`.
-        num_layers: decoder blocks `N` (mixers go in the `N - 1` gaps).
-        hidden_dim: width `E` of the residual stream.
-        num_heads: attention heads; must divide `hidden_dim`.
-        intermediate_dim: hidden width of each block's MLP.
-        head_hidden_dim: width of the dense layer before the logits (paper: 2048).
-        mixer: a registered mixer name (`keras_wavegpt.layers.mixer_names()`)
-            or a composition (`"haar+canon"`).
-        dropout: dropout rate inside the blocks.
-        name: model name; defaults to `"gpt_<mixer>"`.
-        **mixer_kwargs: arguments of the mixer (e.g. `fraction`,
-            `schedule`, `max_kernel`; wavelet mixers default `max_kernel` to
-            the largest power of two <= `max_sequence_length`; multirate:
-            `adaptive`, `use_lfo`, ...).
+        vocabulary_size: int. Number of token ids (27 for text8).
+        max_sequence_length: int. The longest input; longer inputs raise a
+            `ValueError`.
+        num_layers: int. Decoder blocks `N` (gap mixers go in the `N - 1`
+            gaps).
+        hidden_dim: int. Width `E` of the residual stream.
+        num_heads: int. Attention heads; must divide `hidden_dim`.
+        intermediate_dim: int. Hidden width of each block's MLP.
+        head_hidden_dim: int. Width of the GELU layer before the logits (the
+            paper's 2048). Defaults to `2048`.
+        mixer: str. A registered mixer name
+            (`keras_wavegpt.layers.mixer_names()`) or a chain (`"haar+canon"`).
+            Defaults to `"none"`.
+        dropout: float. Dropout rate inside the blocks. Defaults to `0.0`.
+        name: str or `None`. The model's name. Defaults to `None`,
+            `"gpt_<mixer>"`.
+        **mixer_kwargs: the mixer's arguments (`fraction`, `schedule`,
+            `max_kernel`, ...; `keras_wavegpt.layers.mixer_arguments(mixer)`
+            lists them). Wavelet mixers default `max_kernel` to the largest
+            power of two `<= max_sequence_length`.
 
     Returns:
         A `keras.Model` from int tokens `(B, T)` to float32 logits
         `(B, T, vocabulary_size)`. With `mixer="haar"` (or `"ema"`) it has exactly
         as many parameters as with `mixer="none"`.
+
+    Example:
+
+    >>> model = build_gpt(27, mixer="haar", **gpt_preset("tiny"))
+    >>> tuple(model(keras.ops.zeros((2, 16), "int32")).shape)
+    (2, 16, 27)
+    >>> model.count_params() == build_gpt(27, **gpt_preset("tiny")).count_params()
+    True
     """
     check_positive_ints(vocabulary_size=vocabulary_size, max_sequence_length=max_sequence_length, num_layers=num_layers,
                    hidden_dim=hidden_dim, num_heads=num_heads, intermediate_dim=intermediate_dim, head_hidden_dim=head_hidden_dim)

@@ -64,7 +64,7 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
     >>> lm = WaveletGPTCausalLM(backbone, head_hidden_dim=64)
     >>> out = lm.generate({"token_ids": np.ones((1, 16), "int32"),
     ...                    "padding_mask": np.arange(16)[None] < 4})
-    >>> out["token_ids"].shape
+    >>> tuple(out["token_ids"].shape)
     (1, 16)
     """
 

@@ -60,8 +60,13 @@ class MetaOptimizer(keras.optimizers.Optimizer):
 
     Example:
 
-    >>> model.compile(optimizer=MetaOptimizer(keras.optimizers.Adam(3e-4)),
-    ...               loss="sparse_categorical_crossentropy")  # doctest: +SKIP
+    >>> from keras_wavegpt.models import build_gpt, gpt_preset
+    >>> model = build_gpt(27, mixer="multirate", adaptive=True, **gpt_preset("tiny"))
+    >>> optimizer = MetaOptimizer(keras.optimizers.Adam(3e-4), meta_update_every=10)
+    >>> model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(
+    ...     from_logits=True))
+    >>> len(meta_parameters(model))  # 2 blocks x 3 slots x 2 hyperparameters
+    12
 
     References:
         adaptive-multirate-transformers README, "Adaptive Hyperparameter
