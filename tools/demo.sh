@@ -8,3 +8,9 @@ KERAS_BACKEND=${KERAS_BACKEND:-tensorflow} .venv/bin/python experiments/text8.py
   --dataset=pydocs --preset=small --variants=none,haar,learnable \
   --steps=${STEPS:-300} --eval_every=50 --warmup_steps=30 --batch_size=32 \
   --learning_rate=3e-3 --out_dir=runs/demo "$@"
+cat <<'NOTE'
+
+Read the speedups above with care: in a run this short the baseline is still near its early
+plateau, which overstates every mixer's gain. The long, tuned, multi-seed comparison (4,000
+steps, each variant at its own best learning rate) is in docs/results.md.
+NOTE

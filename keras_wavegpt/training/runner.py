@@ -620,7 +620,7 @@ def format_table(variants, metric_names=()):
     (with a column per name in `metric_names`)."""
     extra = "".join(f" val {m} |" for m in metric_names)
     rows = [
-        "| variant | params | val loss | val bpc |" + extra + " SPE | speedup | step time |",
+        "| variant | params | val loss | val bpc |" + extra + " SPE | speedup | step time* |",
         "|---|---|---|---|" + "---|" * len(metric_names) + "---|---|---|",
     ]
     for name, v in variants.items():
@@ -633,6 +633,8 @@ def format_table(variants, metric_names=()):
             f"| {_fmt(v['final_val_bpc'])} |{cells} {spe} | "
             f"{_fmt(v['speedup'], v.get('speedup_std'), 2)} | {_fmt(v['rel_step_time'], None, 2)}x |"
         )
+    rows.append("\n* this run's step time over the baseline's, on a machine that may have been "
+                "shared with other work; side-by-side ratios: docs/benchmarks.md")
     return "\n".join(rows)
 
 
