@@ -4,6 +4,7 @@ import json
 import math
 import os
 import shutil
+import tempfile
 import time
 
 import keras
@@ -80,10 +81,16 @@ class TrainingBackup(keras.callbacks.Callback):
         track: `{name: (object, (attribute, ...))}`: callback state to save
             and restore with the weights, e.g. `ReduceLROnPlateau`'s
             `("wait", "best", "cooldown_counter")`.
+        writer: bool. Write the backups and checkpoint. In a multi-process
+            job every process keeps the history and restores from the
+            shared folder, and process 0 alone writes (the others save to a
+            scratch folder, since saving is collective there). Defaults to
+            `True`.
     """
 
-    def __init__(self, backup_dir, checkpoint_path=None, track=None):
+    def __init__(self, backup_dir, checkpoint_path=None, track=None, writer=True):
         super().__init__()
+        self.writer = writer
         self.backup_dir = os.fspath(backup_dir)
         self.checkpoint_path = checkpoint_path and os.fspath(checkpoint_path)
         if self.checkpoint_path and not self.checkpoint_path.endswith(".keras"):
@@ -149,6 +156,9 @@ class TrainingBackup(keras.callbacks.Callback):
             return
         self.epoch = epoch + 1
         self.history.append(logs)
+        if not self.writer:
+            self._save_and_discard()
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch_{self.epoch:06d}"
         folder = os.path.join(self.backup_dir, name)
@@ -172,6 +182,16 @@ class TrainingBackup(keras.callbacks.Callback):
         _write_atomic(self._pointer, name)
         if previous and os.path.abspath(previous) != os.path.abspath(folder):
             shutil.rmtree(previous, ignore_errors=True)
+
+    def _save_and_discard(self):
+        """What a writer saves, into a scratch folder that is then removed:
+        in a multi-process JAX job saving is a collective (every process
+        takes part in gathering the weights), so the other processes save
+        alongside process 0 and throw the files away."""
+        with tempfile.TemporaryDirectory() as scratch:
+            self.model.save_weights(os.path.join(scratch, "model.weights.h5"))
+            if self.checkpoint_path:
+                self.model.save(os.path.join(scratch, "checkpoint.keras"))
 
 
 def _plain(value):

@@ -15,6 +15,7 @@ import contextlib
 
 import keras
 
+from keras_wavegpt.utils.imports import tensorflow
 from keras_wavegpt.utils.validation import check_int
 
 
@@ -54,6 +55,104 @@ def virtual_cpu_devices(count):
         )
 
 
+def initialize_processes(coordinator_address, num_processes, process_id,
+                         timeout_seconds=120):
+    """Join a multi-process JAX job (one process per host, or several on one
+    host): every process calls this with the same `coordinator_address`
+    (`host:port` of process 0) and `num_processes`, and its own
+    `process_id`, before the backend runs anything. Afterwards
+    `keras.distribution.list_devices()` lists every process's devices and
+    `data_parallel` splits each global batch over all of them.
+
+    Raises `ValueError` for a backend other than JAX or inconsistent
+    arguments, and `RuntimeError` when the coordinator does not answer
+    within `timeout_seconds` (a wrong address, or processes started with
+    different `num_processes`).
+    """
+    if keras.backend.backend() != "jax":
+        raise ValueError(
+            f"multi-process data parallel runs on JAX, not {keras.backend.backend()!r}; "
+            "for PyTorch, launch one process per GPU with torchrun and "
+            "torch.nn.parallel.DistributedDataParallel (docs/experiments.md)"
+        )
+    check_int("num_processes", num_processes, minimum=2)
+    check_int("process_id", process_id, minimum=0)
+    if process_id >= num_processes:
+        raise ValueError(
+            f"`process_id`={process_id} must be below `num_processes`={num_processes}"
+        )
+    if not isinstance(coordinator_address, str) or ":" not in coordinator_address:
+        raise ValueError(
+            "`coordinator_address` must be host:port of process 0, got "
+            f"{coordinator_address!r}"
+        )
+    import jax
+
+    if jax.distributed.is_initialized():  # a second comparison in the same processes
+        return
+    if process_id > 0:
+        # JAX ends the whole process (no exception) when its client cannot
+        # reach the coordinator, so find out first whether anyone listens.
+        _wait_for_coordinator(coordinator_address, process_id, num_processes,
+                              timeout_seconds)
+    # CPU devices talk to other processes through gloo; GPUs use NCCL.
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    try:
+        jax.distributed.initialize(coordinator_address, num_processes, process_id,
+                                   initialization_timeout=timeout_seconds)
+    except RuntimeError as error:
+        if "must be called before" in str(error):
+            raise RuntimeError(
+                "initialize_processes must run before JAX computes anything in this "
+                f"process (the runner calls it first): {error}"
+            ) from error
+        raise RuntimeError(
+            f"Process {process_id} of {num_processes} could not join the job at "
+            f"{coordinator_address} within {timeout_seconds} s: check the address, that "
+            "process 0 is running, and that every process has the same --num_processes "
+            f"and its own --process_id ({error})"
+        ) from error
+
+
+def _wait_for_coordinator(address, process_id, num_processes, timeout_seconds):
+    """Return once a TCP connection to `address` succeeds; `RuntimeError`
+    after `timeout_seconds` of refusals."""
+    import socket
+    import time
+
+    host, port = address.rsplit(":", 1)
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            with socket.create_connection((host, int(port)), timeout=5):
+                return
+        except OSError as error:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"Process {process_id} of {num_processes} could not join the job at "
+                    f"{address} within {timeout_seconds} s: nothing listens there. Start "
+                    "process 0 (which hosts the coordinator) with the same "
+                    "--coordinator_address and --num_processes, and give each process "
+                    f"its own --process_id ({error})"
+                ) from error
+            time.sleep(0.5)
+
+
+def process_shard(dataset, process_id, num_processes):
+    """This process's rows of every batch of `dataset`: the `process_id`-th of
+    `num_processes` equal slices along the first axis of each tensor of a
+    batch, so the processes together see exactly the global batch."""
+    if num_processes == 1:
+        return dataset
+    tf = tensorflow()
+
+    def rows(t):
+        size = tf.shape(t)[0] // num_processes
+        return t[process_id * size:(process_id + 1) * size]
+
+    return dataset.map(lambda *batch: tuple(rows(t) for t in batch))
+
+
 @contextlib.contextmanager
 def data_parallel(batch_size):
     """Build, compile and fit inside this context to split every batch over
@@ -67,7 +166,9 @@ def data_parallel(batch_size):
         devices = keras.distribution.list_devices()
         _check_split(len(devices), batch_size)
         previous = keras.distribution.distribution()
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        # Across processes each one feeds its own rows (`process_shard`).
+        keras.distribution.set_distribution(keras.distribution.DataParallel(
+            devices=devices, auto_shard_dataset=False))
         try:
             yield len(devices)
         finally:

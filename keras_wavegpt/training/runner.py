@@ -28,6 +28,8 @@ from keras_wavegpt.training.callbacks import (
 from keras_wavegpt.training.distributed import (
     check_data_parallel_backend,
     data_parallel,
+    initialize_processes,
+    process_shard,
     virtual_cpu_devices,
 )
 from keras_wavegpt.training.meta import (
@@ -112,6 +114,12 @@ class TrainConfig:
                                    "DataParallel on JAX, MirroredStrategy on TensorFlow.")
     virtual_cpu_devices: int = _setting(0, "Split the CPU into this many devices first "
                                         "(to try --data_parallel without GPUs).")
+    num_processes: int = _setting(1, "Processes of a multi-process data-parallel job "
+                                  "(JAX; one per host). Implies --data_parallel.")
+    process_id: int = _setting(0, "This process's index in the job, 0 to "
+                               "num_processes - 1; process 0 writes logs and checkpoints.")
+    coordinator_address: str = _setting(None, "host:port of process 0, which every "
+                                        "process of a multi-process job connects to.")
     verbose: object = _setting("auto", "model.fit verbosity (1: a progress bar).",
                                choices=("auto", 0, 1, 2))
 
@@ -159,6 +167,23 @@ class TrainConfig:
         check_meta_objective(self.meta_objective)
         if self.data_parallel:
             check_data_parallel_backend()
+        check_int("num_processes", self.num_processes)
+        check_int("process_id", self.process_id, minimum=0)
+        if self.num_processes > 1:
+            if keras.backend.backend() != "jax":
+                raise ValueError(
+                    "`num_processes` > 1 (multi-process data parallel) runs on JAX; for "
+                    "PyTorch see torchrun in docs/experiments.md"
+                )
+            if self.process_id >= self.num_processes:
+                raise ValueError(f"`process_id`={self.process_id} must be below "
+                                 f"`num_processes`={self.num_processes}")
+            if not self.coordinator_address:
+                raise ValueError("`num_processes` > 1 needs `coordinator_address` "
+                                 "(host:port of process 0)")
+            if self.batch_size % self.num_processes:
+                raise ValueError(f"`batch_size`={self.batch_size} does not split evenly "
+                                 f"over {self.num_processes} processes")
         accepted = {a for _, m, _ in specs for a in mixer_arguments(m)}
         stray = sorted(set(self.mixer_kwargs) - accepted)
         if stray:
@@ -258,7 +283,8 @@ def train_variant(build_model, train_ds, val_ds, config, run_dir, seed, metric_n
     if config.mixed_precision:
         keras.mixed_precision.set_dtype_policy(config.mixed_precision)
     keras.utils.set_random_seed(seed)
-    devices = data_parallel(config.batch_size) if config.data_parallel else None
+    parallel = config.data_parallel or config.num_processes > 1
+    devices = data_parallel(config.batch_size) if parallel else None
     with devices or contextlib.nullcontext(1) as replicas:
         record = _fit(build_model, train_ds, val_ds, config, run_dir, metric_names,
                       compile_task)
@@ -274,13 +300,14 @@ def _fit(build_model, train_ds, val_ds, config, run_dir, metric_names, compile_t
     os.makedirs(run_dir, exist_ok=True)
     callbacks, timer, backup = _callbacks(config, run_dir)
     initial_epoch = _start_epoch(model, config, backup)
-    log_path = os.path.join(run_dir, "log.csv")
-    _truncate_csv(log_path, initial_epoch)
-    callbacks += [
-        keras.callbacks.CSVLogger(log_path, append=initial_epoch > 0),
-        keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
-        backup,  # last: it saves what the callbacks before it changed
-    ]
+    if backup.writer:  # in a multi-process job, process 0 alone writes
+        log_path = os.path.join(run_dir, "log.csv")
+        _truncate_csv(log_path, initial_epoch)
+        callbacks += [
+            keras.callbacks.CSVLogger(log_path, append=initial_epoch > 0),
+            keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")),
+        ]
+    callbacks.append(backup)  # last: it saves what the callbacks before it changed
     model.fit(
         train_ds.skip(initial_epoch * config.eval_every),
         steps_per_epoch=config.eval_every,
@@ -336,6 +363,7 @@ def _callbacks(config, run_dir):
         os.path.join(run_dir, "backup"),
         checkpoint_path=os.path.join(run_dir, "checkpoint.keras"),
         track=track,
+        writer=config.process_id == 0,
     )
     return callbacks, timer, backup
 
@@ -345,7 +373,8 @@ def _start_epoch(model, config, backup):
     any old backup is removed)."""
     if config.resume:
         return backup.restore(model)
-    shutil.rmtree(backup.backup_dir, ignore_errors=True)
+    if backup.writer:
+        shutil.rmtree(backup.backup_dir, ignore_errors=True)
     return 0
 
 
@@ -423,6 +452,9 @@ def run_comparison(build_model, make_data, config, metadata=None, metric_names=(
         The summary dict, also written to `config.out_dir/summary.json`.
     """
     config.validate()
+    if config.num_processes > 1:
+        initialize_processes(config.coordinator_address, config.num_processes,
+                             config.process_id)
     if config.virtual_cpu_devices:
         virtual_cpu_devices(config.virtual_cpu_devices)
     previous_policy = keras.mixed_precision.dtype_policy()
@@ -432,6 +464,8 @@ def run_comparison(build_model, make_data, config, metadata=None, metric_names=(
         for seed in config.seeds:
             train_ds, val_ds = make_data(seed)
             _check_endless(train_ds)
+            train_ds, val_ds = (process_shard(d, config.process_id, config.num_processes)
+                                for d in (train_ds, val_ds))
             for label, mixer, own_kwargs in specs:
                 kwargs = _variant_kwargs(config, mixer, own_kwargs)
                 record = train_variant(
@@ -450,7 +484,8 @@ def run_comparison(build_model, make_data, config, metadata=None, metric_names=(
         keras.mixed_precision.set_dtype_policy(previous_policy)
     summary = summarize(runs, config, metric_names)
     summary["config"].update(metadata or {})
-    write_summary(summary, config.out_dir)
+    if config.process_id == 0:
+        write_summary(summary, config.out_dir)
     return summary
 
 
@@ -499,7 +534,8 @@ def compare_language_models(corpus, config, preset, seq_len=None, val_windows=25
 
     settings = dict(dataset=corpus.name, preset=preset, seq_len=seq_len, **(metadata or {}))
     summary = run_comparison(build_model, make_data, config, metadata=settings)
-    write_presets(config, corpus.vocabulary_size, arch, seq_len, dropout)
+    if config.process_id == 0:
+        write_presets(config, corpus.vocabulary_size, arch, seq_len, dropout)
     return summary
 
 

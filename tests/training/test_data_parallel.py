@@ -107,3 +107,119 @@ def test_gpt_layout_map_shards_the_decoder_and_trains_the_same():
     expected += ["embedding/token_embedding/embeddings", "head/kernel", "head/bias",
                  "logits/kernel"]
     assert out["sharded"] == sorted(expected)  # the learnable mixer stays replicated
+
+
+DRIVER = """
+import os, sys
+import numpy as np
+from keras_wavegpt import data
+from keras_wavegpt.models import build_gpt, gpt_preset
+from keras_wavegpt.training import TrainConfig, run_comparison
+
+out, processes, process_id, port, resume = sys.argv[1:6]
+processes, process_id = int(processes), int(process_id)
+config = TrainConfig(
+    variants=("haar",), steps=4, eval_every=2, batch_size=4, learning_rate=3e-3,
+    warmup_steps=1, out_dir=out, verbose=0, resume=resume == "resume",
+    num_processes=processes, process_id=process_id,
+    coordinator_address=f"localhost:{port}" if processes > 1 else None,
+)
+corpus = data.load_pydoc_topics()
+models = []
+
+def build_model(mixer, kwargs):
+    models.append(build_gpt(corpus.vocabulary_size, mixer=mixer, **gpt_preset("tiny"), **kwargs))
+    return models[-1]
+
+def make_data(seed):
+    return (data.train_dataset(corpus.split("train"), 32, config.batch_size, seed=seed),
+            data.eval_dataset(corpus.split("validation"), 32, config.batch_size, 8))
+
+summary = run_comparison(build_model, make_data, config)
+np.savez(os.path.join(out, f"weights_{process_id}.npz"),
+         *[np.asarray(w) for w in models[-1].weights])
+print("curve", [v for _, v in summary["variants"]["haar"]["curve"]], flush=True)
+"""
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _driver(tmp_path, out, processes, process_id, port, resume=""):
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER)
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=ROOT)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(out), str(processes), str(process_id), str(port),
+         resume], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _curve(log):
+    return json.loads(log.rsplit("curve ", 1)[1].splitlines()[0])
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="multi-process data parallel runs on JAX")
+def test_two_processes_match_one_and_agree(tmp_path):
+    port = _free_port()
+    runs = [_driver(tmp_path, tmp_path / "two", 2, i, port) for i in (0, 1)]
+    runs.append(_driver(tmp_path, tmp_path / "one", 1, 0, 0))
+    logs = [p.communicate(timeout=600)[0] for p in runs]
+    assert all(p.returncode == 0 for p in runs), logs
+    # Both processes report the global loss, which the one-process run on the
+    # same global batches also computes.
+    np.testing.assert_allclose(_curve(logs[0]), _curve(logs[2]), rtol=1e-5)
+    assert _curve(logs[0]) == _curve(logs[1])
+    two = tmp_path / "two"
+    first, second = (np.load(two / f"weights_{i}.npz") for i in (0, 1))
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key])
+    # Process 0 alone writes the summary, logs and checkpoint.
+    run = two / "seed_0" / "haar"
+    assert (two / "summary.json").exists() and (run / "checkpoint.keras").exists()
+    assert (run / "log.csv").exists()
+
+    # Resume: both processes restore process 0's backup (the finished run is
+    # not trained again) and hold the same weights as before.
+    port = _free_port()
+    runs = [_driver(tmp_path, two, 2, i, port, "resume") for i in (0, 1)]
+    logs = [p.communicate(timeout=600)[0] for p in runs]
+    assert all(p.returncode == 0 for p in runs), logs
+    for i in (0, 1):
+        restored = np.load(two / f"weights_{i}.npz")
+        for key in first:
+            np.testing.assert_array_equal(restored[key], first[key])
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="multi-process data parallel runs on JAX")
+def test_an_unreachable_coordinator_fails_in_time(tmp_path):
+    script = tmp_path / "join.py"
+    script.write_text(
+        "from keras_wavegpt.training.distributed import initialize_processes\n"
+        f"initialize_processes('localhost:{_free_port()}', 2, 1, timeout_seconds=5)\n"
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=300, env=dict(os.environ, KERAS_BACKEND="jax",
+                                                  PYTHONPATH=ROOT))
+    assert result.returncode != 0
+    assert "could not join the job" in result.stderr and "--num_processes" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "settings,match",
+    [
+        (dict(num_processes=2, process_id=2, coordinator_address="h:1"), "process_id"),
+        (dict(num_processes=2), "coordinator_address"),
+        (dict(num_processes=3, batch_size=4, coordinator_address="h:1"),
+         "does not split evenly over 3 processes"),
+        (dict(num_processes=0), "num_processes"),
+    ],
+)
+def test_bad_process_settings_fail_clearly(settings, match):
+    match = "JAX" if BACKEND != "jax" and settings.get("num_processes", 1) > 1 else match
+    with pytest.raises((ValueError, TypeError), match=match):
+        TrainConfig(**settings).validate()
