@@ -86,8 +86,7 @@ def test_bad_flags_fail_in_one_line(tmp_path):
 
 
 def test_help_lists_the_training_flags_and_no_others():
-    result = run_experiment("text8.py", "--help")
-    assert result.returncode == 0
+    result = run_experiment("text8.py", "--help")  # absl exits with 1 after --help
     for flag in ("--steps", "--preset", "--variants", "--batch_size", "--learning_rate",
                  "--lr_schedule", "--dataset"):
         assert f"  {flag}:" in result.stdout, flag

@@ -68,6 +68,14 @@ def test_bench_distributed_and_mixed_precision_modes(tmp_path):
         assert rows[0]["devices"] == 2 and rows[0]["first_loss_abs_diff"]["none"] < 1e-5
 
 
+def test_profile_step_times_every_part():
+    result = run_tool("profile_step.py", f"--backends={keras.backend.backend()}",
+                      "--preset=tiny", "--batch_size=2", "--rounds=1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for part in ("gpt", "blocks", "attention", "mlp", "head", "embedding"):
+        assert f"| {part} | " in result.stdout
+
+
 def test_compare_runs_merges_summaries(tmp_path):
     for name, loss in (("a", 2.0), ("b", 1.5)):
         os.makedirs(tmp_path / name)
