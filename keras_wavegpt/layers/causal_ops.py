@@ -11,8 +11,8 @@ from keras import ops
 
 from keras_wavegpt.utils.validation import check_fraction
 
-# Time steps per block of `_block_causal_conv` (fewer for shorter kernels)
-# and of `_running_sum`.
+# Time steps per block of `block_causal_conv` (fewer for shorter kernels)
+# and of `running_sum`.
 BLOCK_STEPS = 32
 
 

@@ -43,20 +43,33 @@ def build_audio_transformer(
     """Build the Audio Transformer classifier of WaveletGPT §4.4 (`docs/design.md`, "Audio Transformer").
 
     Args:
-        num_classes: output classes (FSD-50K: 200).
-        sample_rate, clip_seconds: the input clip (paper: 1 s at 16 kHz);
-            `sample_rate * clip_seconds` must be a whole number of patches.
-        num_filters: learned front-end filters (paper: 128).
-        filter_length: samples per filter (paper: 200); at most `patch`.
-        patch: samples per patch, max-pooled to one vector (paper: 400 = 25 ms).
-        hidden_dim, num_layers, num_heads, intermediate_dim: the Transformer (paper:
-            width 64, 6 layers; heads and MLP width not given: 8 and 4x).
-        head_hidden_dim: the dense layer before the class logits (paper: 2048).
-        mixer: a registered mixer between the blocks; with wavelet mixers
-            `max_kernel` defaults to the largest power of two <= the number
-            of patches.
-        dropout: dropout inside the blocks.
-        name: model name; defaults to `"audio_transformer_<mixer>"`.
+        num_classes: int. Output classes, at least 2 (FSD-50K: 200).
+        sample_rate: int. Samples per second of the input clip (the paper's
+            16 kHz). Defaults to `16000`.
+        clip_seconds: float. Clip length; `sample_rate * clip_seconds` must
+            be a whole number of patches. Defaults to `1.0`.
+        num_filters: int. Learned front-end filters (the paper's 128).
+            Defaults to `128`.
+        filter_length: int. Samples per filter (the paper's 200); at most
+            `patch`. Defaults to `200`.
+        patch: int. Samples per patch, max-pooled to one vector (the
+            paper's 400 = 25 ms). Defaults to `400`.
+        hidden_dim: int. Transformer width (the paper's 64). Defaults to
+            `64`.
+        num_layers: int. Transformer blocks (the paper's 6). Defaults to
+            `6`.
+        num_heads: int. Attention heads (not given in the paper). Defaults
+            to `8`.
+        intermediate_dim: int. MLP width (not given in the paper). Defaults
+            to `256`.
+        head_hidden_dim: int. The dense layer before the class logits (the
+            paper's 2048). Defaults to `2048`.
+        mixer: str. A registered mixer between the blocks; wavelet mixers
+            default `max_kernel` to the largest power of two `<=` the number
+            of patches. Defaults to `"none"`.
+        dropout: float. Dropout inside the blocks. Defaults to `0.0`.
+        name: str or `None`. Model name. Defaults to `None`,
+            `"audio_transformer_<mixer>"`.
         **mixer_kwargs: the mixer's arguments.
 
     Returns:

@@ -34,19 +34,27 @@ def build_sequence_classifier(
     """Build the LRA classifier of WaveletGPT §5 (`docs/design.md`, "LRA").
 
     Args:
-        vocabulary_size: token ids (16 for ListOps, 256 for bytes and pixels).
-        max_sequence_length: longest input (LRA: 1999 ListOps, 2048 text, 3072
-            image); longer inputs raise a `ValueError`.
-        num_classes: output classes (10, 2, 10).
-        num_layers, hidden_dim, num_heads, intermediate_dim: the causal decoder (paper:
-            6 layers, width 32, feed-forward 4x the width; the head count is
-            not given, 4 here).
-        head_hidden_dim: the dense layer before the class logits (paper: 2048).
-        mixer: a registered mixer; the paper's LRA setting is
-            `mixer="haar", schedule="linear", max_kernel=512` (kernels growing
-            linearly from 2 to 512 over the processed half of the channels).
-        dropout: dropout inside the blocks.
-        name: model name; defaults to `"classifier_<mixer>"`.
+        vocabulary_size: int. Token ids (16 for ListOps, 256 for bytes and
+            pixels).
+        max_sequence_length: int. Longest input (LRA: 1999 ListOps, 2048
+            text, 3072 image); longer inputs raise a `ValueError`.
+        num_classes: int. Output classes, at least 2 (10, 2, 10).
+        num_layers: int. Causal decoder blocks (the paper's 6). Defaults to
+            `6`.
+        hidden_dim: int. Width (the paper's 32). Defaults to `32`.
+        num_heads: int. Attention heads (not given in the paper). Defaults
+            to `4`.
+        intermediate_dim: int. MLP width (the paper's 4x the width).
+            Defaults to `128`.
+        head_hidden_dim: int. The dense layer before the class logits (the
+            paper's 2048). Defaults to `2048`.
+        mixer: str. A registered mixer; the paper's LRA setting is
+            `mixer="haar", schedule="linear", max_kernel=512` (kernels
+            growing linearly from 2 to 512 over the processed half of the
+            channels). Defaults to `"none"`.
+        dropout: float. Dropout inside the blocks. Defaults to `0.0`.
+        name: str or `None`. Model name. Defaults to `None`,
+            `"classifier_<mixer>"`.
         **mixer_kwargs: the mixer's arguments.
 
     Returns:

@@ -40,16 +40,20 @@ def generate(model, prompt, max_length, sampler="greedy", temperature=1.0, k=5, 
     the model's dtype policy.
 
     Args:
-        model: a `build_gpt` model (tokens `(B, T)` -> logits `(B, T, V)`),
-            e.g. from `keras.saving.load_model`.
-        prompt: int token ids `(B, P)` or `(P,)`, `1 <= P < max_length`.
-        max_length: total length of each returned sequence (prompt
+        model: `keras.Model`. A `build_gpt` model (tokens `(B, T)` -> logits
+            `(B, T, V)`), e.g. from `keras.saving.load_model`.
+        prompt: array of int. Token ids `(B, P)` or `(P,)`,
+            `1 <= P < max_length`.
+        max_length: int. Total length of each returned sequence (prompt
             included). Longer than the context: the window slides.
-        sampler: `"greedy"`, `"top_k"`, `"temperature"`, or a
-            `keras_hub.samplers.Sampler`.
-        temperature: softmax temperature of the random samplers.
-        k: candidates of `"top_k"`.
-        seed: seed of the random samplers.
+        sampler: str or `keras_hub.samplers.Sampler`. `"greedy"`,
+            `"top_k"`, `"temperature"`, or a sampler. Defaults to
+            `"greedy"`.
+        temperature: float. Softmax temperature of the random samplers.
+            Defaults to `1.0`.
+        k: int. Candidates of `"top_k"`. Defaults to `5`.
+        seed: int or `None`. Seed of the random samplers. Defaults to
+            `None`.
 
     Returns:
         int32 numpy array `(B, max_length)` (`(max_length,)` for a 1-D prompt).

@@ -76,11 +76,14 @@ class TrainingBackup(keras.callbacks.Callback):
                   callbacks=[backup, ...])
 
     Args:
-        backup_dir: folder of the backups (only this callback writes there).
-        checkpoint_path: optional `.keras` path for the latest full model.
-        track: `{name: (object, (attribute, ...))}`: callback state to save
-            and restore with the weights, e.g. `ReduceLROnPlateau`'s
-            `("wait", "best", "cooldown_counter")`.
+        backup_dir: str or path. Folder of the backups (only this callback
+            writes there).
+        checkpoint_path: str, path or `None`. A `.keras` path for the
+            latest full model. Defaults to `None`, no checkpoint.
+        track: dict or `None`. `{name: (object, (attribute, ...))}`:
+            callback state to save and restore with the weights, e.g.
+            `ReduceLROnPlateau`'s `("wait", "best", "cooldown_counter")`.
+            Defaults to `None`.
         writer: bool. Write the backups and checkpoint. In a multi-process
             job every process keeps the history and restores from the
             shared folder, and process 0 alone writes (the others save to a

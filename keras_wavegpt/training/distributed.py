@@ -112,6 +112,12 @@ def initialize_processes(coordinator_address, num_processes, process_id,
             "process 0 is running, and that every process has the same --num_processes "
             f"and its own --process_id ({error})"
         ) from error
+    if jax.process_count() != num_processes:
+        raise ValueError(
+            f"This process was started with `num_processes`={num_processes}, but the job "
+            f"at {coordinator_address} has {jax.process_count()} processes: start every "
+            "process with the same --num_processes"
+        )
 
 
 def _wait_for_coordinator(address, process_id, num_processes, timeout_seconds):

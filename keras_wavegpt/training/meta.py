@@ -50,13 +50,17 @@ class MetaOptimizer(keras.optimizers.Optimizer):
     which the smoothed loss falls (positive while training converges).
 
     Args:
-        optimizer: the model's optimizer (e.g. `keras.optimizers.Adam(3e-4)`),
-            or its serialized config.
-        meta_learning_rate: the meta Adam's learning rate.
-        meta_update_every: `N`, steps between meta updates.
-        meta_objective: one of `META_OBJECTIVES`.
-        ema_decay: `d`.
-        name: optimizer name.
+        optimizer: `keras.optimizers.Optimizer` or dict. The model's
+            optimizer (e.g. `keras.optimizers.Adam(3e-4)`), or its
+            serialized config.
+        meta_learning_rate: float. The meta Adam's learning rate. Defaults
+            to `1e-4`.
+        meta_update_every: int. `N`, steps between meta updates. Defaults
+            to `100`.
+        meta_objective: str. One of `META_OBJECTIVES`. Defaults to
+            `"smoothed_loss"`.
+        ema_decay: float. `d`, in `[0, 1)`. Defaults to `0.9`.
+        name: str or `None`. The optimizer's name. Defaults to `None`.
 
     Example:
 

@@ -266,18 +266,22 @@ def train_variant(build_model, train_ds, val_ds, config, run_dir, seed, metric_n
     """Train one model with `model.fit`; returns its per-run record.
 
     Args:
-        build_model: `mixer_kwargs -> keras.Model`, called after seeding.
-        train_ds: endless `tf.data` batches `(x, y)`.
-        val_ds: finite validation batches.
-        config: the `TrainConfig`.
-        run_dir: folder for the CSV/TensorBoard logs and the checkpoint.
-        seed: seeds weights (and dropout) through `keras.utils.set_random_seed`.
-        metric_names: Keras metrics to compile with (e.g. `("accuracy",)`); each
-            one's final validation value is recorded as `final_val_<name>`.
-        compile_task: `() -> (loss, metrics)` for tasks that are not one
-            class per example (multi-label tagging); its metrics' names must
-            be `metric_names`. Default: sparse categorical cross-entropy on
-            logits, with `metric_names` as the metrics.
+        build_model: callable. `() -> keras.Model`, called after seeding.
+        train_ds: `tf.data.Dataset`. Endless batches `(x, y)`.
+        val_ds: `tf.data.Dataset`. Finite validation batches.
+        config: `TrainConfig`. How to train.
+        run_dir: str. Folder for the CSV/TensorBoard logs, backups and the
+            checkpoint.
+        seed: int. Seeds weights (and dropout) through
+            `keras.utils.set_random_seed`.
+        metric_names: tuple of str. Keras metrics to compile with (e.g.
+            `("accuracy",)`); each one's final validation value is recorded
+            as `final_val_<name>`. Defaults to `()`.
+        compile_task: callable or `None`. `() -> (loss, metrics)` for tasks
+            that are not one class per example (multi-label tagging); its
+            metrics' names must be `metric_names`. Defaults to `None`:
+            sparse categorical cross-entropy on logits, with `metric_names`
+            as the metrics.
     """
     keras.backend.clear_session()  # also resets the global dtype policy: set it after
     if config.mixed_precision:
@@ -439,14 +443,18 @@ def run_comparison(build_model, make_data, config, metadata=None, metric_names=(
     """Train every variant for every seed and summarise.
 
     Args:
-        build_model: `(mixer, mixer_kwargs) -> keras.Model`.
-        make_data: `seed -> (train_ds, val_ds)`.
-        config: a `TrainConfig`.
-        metadata: extra settings recorded in the summary's `config` (dataset,
-            preset, sequence length, ...).
-        metric_names: Keras metrics the task reports besides the loss
-            (e.g. `("accuracy",)`); summarised as `final_val_<name>`.
-        compile_task: `() -> (loss, metrics)`, see `train_variant`.
+        build_model: callable. `(mixer, mixer_kwargs) -> keras.Model`.
+        make_data: callable. `seed -> (train_ds, val_ds)`, `tf.data`
+            datasets (the training one endless).
+        config: `TrainConfig`. Variants, seeds and how to train.
+        metadata: dict or `None`. Extra settings recorded in the summary's
+            `config` (dataset, preset, sequence length, ...). Defaults to
+            `None`.
+        metric_names: tuple of str. Keras metrics the task reports besides
+            the loss (e.g. `("accuracy",)`); summarised as
+            `final_val_<name>`. Defaults to `()`.
+        compile_task: callable or `None`. `() -> (loss, metrics)`, see
+            `train_variant`. Defaults to `None`.
 
     Returns:
         The summary dict, also written to `config.out_dir/summary.json`.
@@ -502,14 +510,18 @@ def compare_language_models(corpus, config, preset, seq_len=None, val_windows=25
     """`run_comparison` for GPTs on a token stream (text, bytes, mu-law audio).
 
     Args:
-        corpus: a `keras_wavegpt.data.TextCorpus` (its train and validation
-            splits and vocabulary).
-        config: the `TrainConfig`.
-        preset: GPT preset name (`keras_wavegpt.models.PRESETS`).
-        seq_len: training window; defaults to the preset's context length.
-        val_windows: fixed validation windows (`eval_dataset`'s `max_windows`).
-        dropout: dropout inside the decoder blocks.
-        metadata: more settings to record in the summary's `config`.
+        corpus: `keras_wavegpt.data.TextCorpus`. Its train and validation
+            splits and vocabulary.
+        config: `TrainConfig`. Variants, seeds and how to train.
+        preset: str. GPT preset name (`keras_wavegpt.models.PRESETS`).
+        seq_len: int or `None`. Training window. Defaults to `None`, the
+            preset's context length.
+        val_windows: int. Fixed validation windows (`eval_dataset`'s
+            `max_windows`). Defaults to `256`.
+        dropout: float. Dropout inside the decoder blocks. Defaults to
+            `0.0`.
+        metadata: dict or `None`. More settings to record in the summary's
+            `config`. Defaults to `None`.
     """
     from keras_wavegpt import data
     from keras_wavegpt.models import build_gpt, gpt_preset

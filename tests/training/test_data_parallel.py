@@ -209,6 +209,25 @@ def test_an_unreachable_coordinator_fails_in_time(tmp_path):
     assert "could not join the job" in result.stderr and "--num_processes" in result.stderr
 
 
+@pytest.mark.skipif(BACKEND != "jax", reason="multi-process data parallel runs on JAX")
+def test_a_mismatched_process_count_is_named(tmp_path):
+    port = _free_port()
+    script = tmp_path / "join.py"
+    script.write_text(
+        "import sys\n"
+        "from keras_wavegpt.training.distributed import initialize_processes\n"
+        f"initialize_processes('localhost:{port}', int(sys.argv[1]), int(sys.argv[2]),"
+        " timeout_seconds=60)\n"
+    )
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=ROOT)
+    runs = [subprocess.Popen([sys.executable, str(script), n, i], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            for n, i in (("2", "0"), ("3", "1"))]
+    logs = [p.communicate(timeout=300)[0] for p in runs]
+    assert runs[1].returncode != 0
+    assert "started with `num_processes`=3, but the job" in logs[1] and "has 2" in logs[1]
+
+
 @pytest.mark.parametrize(
     "settings,match",
     [
