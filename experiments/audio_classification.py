@@ -62,7 +62,6 @@ def main(argv):
     del argv
     with user_errors():
         config = train_config_from_flags(FLAGS)
-        config.validate()
         clips = load_clips()
     counts = {name: int((clips.splits == name).sum()) for name in clips_data.SPLITS}
     print(f"{clips.name}: {counts['train']:,} train / {counts['validation']:,} validation "
@@ -74,7 +73,8 @@ def main(argv):
             len(clips.classes), sample_rate=FLAGS.sample_rate, clip_seconds=FLAGS.clip_seconds,
             num_filters=FLAGS.num_filters, filter_length=FLAGS.filter_length, patch=FLAGS.patch,
             hidden_dim=FLAGS.hidden_dim, num_layers=FLAGS.num_layers, num_heads=FLAGS.num_heads,
-            intermediate_dim=FLAGS.intermediate_dim, mixer=mixer, dropout=FLAGS.dropout, **mixer_kwargs,
+            intermediate_dim=FLAGS.intermediate_dim, mixer=mixer, dropout=FLAGS.dropout,
+            **mixer_kwargs,
         )
 
     summary = run_comparison(

@@ -79,7 +79,6 @@ def main(argv):
     del argv
     with user_errors():
         config = train_config_from_flags(FLAGS)
-        config.validate()
         task = load_task()
     context = task.x.shape[1]
     print(f"{task.name}: {len(task.y):,} examples of {context} tokens, vocabulary "
@@ -90,7 +89,8 @@ def main(argv):
             mixer_kwargs = {"schedule": "linear", **mixer_kwargs}
         return build_sequence_classifier(
             task.vocabulary_size, context, task.num_classes, num_layers=FLAGS.num_layers,
-            hidden_dim=FLAGS.hidden_dim, num_heads=FLAGS.num_heads, intermediate_dim=FLAGS.intermediate_dim,
+            hidden_dim=FLAGS.hidden_dim, num_heads=FLAGS.num_heads,
+            intermediate_dim=FLAGS.intermediate_dim,
             mixer=mixer, dropout=FLAGS.dropout, **mixer_kwargs,
         )
 

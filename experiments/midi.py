@@ -40,7 +40,6 @@ def main(argv):
     del argv
     with user_errors():
         config = train_config_from_flags(FLAGS)
-        config.validate()
         if FLAGS.midi_dir:
             corpus = load_midi_folder(FLAGS.midi_dir)
         else:

@@ -34,7 +34,6 @@ def main(argv):
     del argv
     with user_errors():
         config = train_config_from_flags(FLAGS)
-        config.validate()
         corpus = load_wav_folder(FLAGS.wav_dir, FLAGS.sample_rate)
     minutes = {name: len(corpus.split(name)) / FLAGS.sample_rate / 60
                for name in ("train", "validation")}

@@ -44,7 +44,6 @@ def main(argv):
     del argv
     with user_errors():
         config = train_config_from_flags(FLAGS)
-        config.validate()
         if FLAGS.prompt_length < 1 or FLAGS.sample_length < 1:
             raise ValueError("--prompt_length and --sample_length must be >= 1")
         if FLAGS.text_file and FLAGS.text_dir:

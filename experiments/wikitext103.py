@@ -47,7 +47,6 @@ def main(argv):
     del argv
     with user_errors():
         config = train_config_from_flags(FLAGS)
-        config.validate()
         if bool(FLAGS.vocab_file) != bool(FLAGS.merges_file):
             raise ValueError("Give --vocab_file and --merges_file together")
         splits = bpe.read_text_splits(FLAGS.dataset, FLAGS.data_dir, FLAGS.text_file)

@@ -23,10 +23,9 @@ compiles `generate` per input shape).
 """
 
 import json
-import sys
 
 from absl import app, flags
-from child_process import interleaved_median, run_child
+from child_process import interleaved_median, rerun
 
 flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"], "Backends to run.")
 flags.DEFINE_list("presets", ["small", "paper"], "GPT presets.")
@@ -141,21 +140,12 @@ def measure():
     }
 
 
-def _child(backend):
-    cmd = [sys.executable, __file__, "--child", f"--presets={','.join(FLAGS.presets)}",
-           f"--batch_sizes={','.join(FLAGS.batch_sizes)}", f"--mixers={','.join(FLAGS.mixers)}",
-           f"--prompt={FLAGS.prompt}", f"--new_tokens={FLAGS.new_tokens}",
-           f"--rounds={FLAGS.rounds}", f"--old_preset={FLAGS.old_preset}",
-           f"--old_tokens={FLAGS.old_tokens}", f"--early={FLAGS.early}", f"--late={FLAGS.late}"]
-    return run_child(cmd, backend)
-
-
 def main(argv):
     del argv
     if FLAGS.child:
         print("RESULT " + json.dumps(measure()))
         return
-    results = [_child(backend) for backend in FLAGS.backends]
+    results = [rerun(__file__, backend, "--child") for backend in FLAGS.backends]
     header = ["backend", "preset", "batch", "new tokens", "gpt2 tokens/s"]
     header += [f"{m} tokens/s" for m in FLAGS.mixers] + [f"{m} / gpt2" for m in FLAGS.mixers]
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))

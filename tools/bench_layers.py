@@ -39,10 +39,9 @@ Ratios, not seconds, are the result: the machine is shared and noisy.
 """
 
 import json
-import sys
 
 from absl import app, flags
-from child_process import interleaved_median, run_child
+from child_process import interleaved_median, rerun
 
 flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"], "Backends to run.")
 flags.DEFINE_list("mixers", ["haar", "learnable", "filterbank"], "Mixers to time against none.")
@@ -294,14 +293,6 @@ def measure_precision():
     }
 
 
-def _child(backend, *extra):
-    cmd = [sys.executable, __file__, f"--preset={FLAGS.preset}",
-           f"--batch_size={FLAGS.batch_size}", f"--rounds={FLAGS.rounds}",
-           f"--mixers={','.join(FLAGS.mixers)}", *[f"--variant={v}" for v in FLAGS.variant],
-           f"--{'' if FLAGS.peer else 'no'}peer", *extra]
-    return run_child(cmd, backend)
-
-
 def main(argv):
     del argv
     if FLAGS.child:
@@ -319,9 +310,9 @@ def main(argv):
     labels = [m for m in variants() if m != "none"]
     results = []
     for backend in FLAGS.backends:
-        row = _child(backend, "--child")
+        row = rerun(__file__, backend, "--child")
         if FLAGS.memory:
-            peak = {m: _child(backend, f"--child_memory={m}") for m in ["none", *labels]}
+            peak = {m: rerun(__file__, backend, f"--child_memory={m}") for m in ["none", *labels]}
             row["none_peak_mib"] = peak["none"]
             row["extra_peak_mib"] = {m: peak[m] - peak["none"] for m in labels}
         results.append(row)
@@ -369,7 +360,7 @@ def compare_modes():
             if backend not in ("jax", "tensorflow"):
                 print(f"| {backend} | no single-process data parallelism (torchrun) |")
                 continue
-            row = _child(backend, "--child_mode=distributed")
+            row = rerun(__file__, backend, "--child_mode=distributed")
             results.append(row)
             cells = [backend, f"{row['devices']} x {row['device_kind']}"]
             for m in labels:
@@ -381,7 +372,7 @@ def compare_modes():
             f"{m} step {FLAGS.mixed_precision} / float32" for m in labels) + " |")
         print("|" + "---|" * (1 + len(labels)))
         for backend in FLAGS.backends:
-            row = _child(backend, "--child_mode=mixed_precision",
+            row = rerun(__file__, backend, "--child_mode=mixed_precision",
                          f"--mixed_precision={FLAGS.mixed_precision}")
             results.append(row)
             cells = [backend] + [f"{row['step_mixed_vs_float32'][m]:.2f}x" for m in labels]

@@ -35,3 +35,9 @@ def run_child(cmd, backend):
     if out.returncode or not lines:
         sys.exit(f"{backend} failed:\n{out.stderr[-3000:]}")
     return json.loads(lines[-1][len("RESULT "):])
+
+
+def rerun(script, backend, *extra):
+    """`run_child` of `script` with this command line's flags, then `extra`
+    (absl lets a later flag override an earlier one)."""
+    return run_child([sys.executable, script, *sys.argv[1:], *extra], backend)

@@ -113,10 +113,9 @@ def main(argv):
         print("RESULT " + json.dumps(measure()))
         return
     sys.path.insert(0, __file__.rsplit("/", 1)[0])
-    from child_process import run_child
+    from child_process import rerun
 
-    results = [run_child([sys.executable, __file__, "--child", *argv[1:]], backend)
-               for backend in FLAGS.backends]
+    results = [rerun(__file__, backend, "--child") for backend in FLAGS.backends]
     first = results[0]["backend"]
     print(f"{FLAGS.preset} preset, batch {FLAGS.batch_size}: training step per part, ms "
           f"(and over {first})")

@@ -60,7 +60,8 @@ class MixerChain(keras.layers.Layer):
     @property
     def receptive_field(self):
         """How many steps, the current one included, an output reads:
-        the parts' fields chained, `sum(r - 1) + 1`; `None` if a part reads the whole past. Cached generation keeps that many past inputs."""
+        the parts' fields chained, `sum(r - 1) + 1`; `None` if a part reads
+        the whole past. Cached generation keeps that many past inputs."""
         fields = [receptive_field(m) for m in self.mixers]
         if None in fields:
             return None

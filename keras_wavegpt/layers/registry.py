@@ -283,14 +283,19 @@ def _canon_block(max_sequence_length=None, positions="AC", name=None, dtype=None
 
 _canon_block.arguments = ("positions",) + tuple(_arguments(CanonLayer))
 
-# The multirate block's slots: (switch, slot, layer class, layer name, the
-# mixer's names for layer arguments two of its layers share).
-MULTIRATE_SLOTS = (
-    ("use_multirate", "pre_attention", MultirateDecomposition, "multirate", {}),
-    ("use_lfo", "post_attention", LFORouting, "lfo_routing",
-     {"residual_mix": "lfo_residual_mix", "kernel_size": "route_kernel_size"}),
-    ("use_bottleneck", "post_mlp", ChannelBottleneck, "bottleneck",
-     {"residual_mix": "bottleneck_residual_mix"}),
+# The multirate block's slots: (switch, slot, layer class, layer name, and
+# {mixer argument: layer argument}, under the mixer's own names for layer
+# arguments two of its layers share).
+MULTIRATE_SLOTS = tuple(
+    (switch, slot, layer_class, layer_name,
+     _arguments(layer_class, fixed=("adaptive",), renames=renames))
+    for switch, slot, layer_class, layer_name, renames in (
+        ("use_multirate", "pre_attention", MultirateDecomposition, "multirate", {}),
+        ("use_lfo", "post_attention", LFORouting, "lfo_routing",
+         {"residual_mix": "lfo_residual_mix", "kernel_size": "route_kernel_size"}),
+        ("use_bottleneck", "post_mlp", ChannelBottleneck, "bottleneck",
+         {"residual_mix": "bottleneck_residual_mix"}),
+    )
 )
 
 
@@ -308,9 +313,8 @@ def _multirate(max_sequence_length=None, adaptive=False, use_multirate=True, use
     switches = {"use_multirate": use_multirate, "use_lfo": use_lfo,
                 "use_bottleneck": use_bottleneck}
     slots = {}
-    for switch, slot, layer_class, layer_name, renames in MULTIRATE_SLOTS:
+    for switch, slot, layer_class, layer_name, own in MULTIRATE_SLOTS:
         if switches[switch]:
-            own = _arguments(layer_class, fixed=("adaptive",), renames=renames)
             slots[slot] = layer_class(
                 adaptive=adaptive, name=prefix + layer_name, dtype=dtype,
                 **{own[k]: v for k, v in kwargs.items() if k in own},
@@ -319,6 +323,5 @@ def _multirate(max_sequence_length=None, adaptive=False, use_multirate=True, use
 
 
 _multirate.arguments = ("adaptive", "use_multirate", "use_lfo", "use_bottleneck") + tuple(
-    a for _, _, layer_class, _, renames in MULTIRATE_SLOTS
-    for a in _arguments(layer_class, fixed=("adaptive",), renames=renames)
+    a for *_, own in MULTIRATE_SLOTS for a in own
 )

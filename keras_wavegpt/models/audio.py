@@ -5,9 +5,9 @@
       -> Conv1D(num_filters, filter_length) inside each patch
          (a Conv2D with a 1 x filter_length kernel)           (B, P, patch - F + 1, C)
       -> max over each patch                                  (B, P, C)
-      -> Dense(hidden_dim) + learned position embedding        (B, P, E)
+      -> Dense(hidden_dim) + learned position embedding       (B, P, E)
       -> Transformer blocks, mixers in the gaps, LayerNorm    (B, P, E)
-      -> mean over patches -> Dense(head_hidden_dim, gelu)           (B, 2048)
+      -> mean over patches -> Dense(head_hidden_dim, gelu)    (B, 2048)
       -> Dense(num_classes)                                   logits (B, C)
 
 Attention is bidirectional (the paper's baseline is an audio encoder); the
@@ -40,7 +40,8 @@ def build_audio_transformer(
     name=None,
     **mixer_kwargs,
 ):
-    """Build the Audio Transformer classifier of WaveletGPT §4.4 (`docs/design.md`, "Audio Transformer").
+    """Build the Audio Transformer classifier of WaveletGPT §4.4 (`docs/design.md`,
+    "Audio Transformer").
 
     Args:
         num_classes: int. Output classes, at least 2 (FSD-50K: 200).
@@ -105,8 +106,8 @@ def build_audio_transformer(
     x = keras.layers.Reshape((patches, num_filters), name="patch_vectors")(x)  # (B, P, C)
     x = keras.layers.Dense(hidden_dim, name="project")(x)  # (B, P, E)
     x = x + keras_hub.layers.PositionEmbedding(patches, name="position_embedding")(x)
-    x = block_stack(x, patches, num_layers, num_heads, intermediate_dim, mixer=mixer, dropout=dropout,
-                    causal=False, **mixer_kwargs)  # (B, P, E)
+    x = block_stack(x, patches, num_layers, num_heads, intermediate_dim, mixer=mixer,
+                    dropout=dropout, causal=False, **mixer_kwargs)  # (B, P, E)
     x = keras.layers.GlobalAveragePooling1D(name="pool")(x)  # (B, E)
     x = keras.layers.Dense(head_hidden_dim, activation="gelu", name="head")(x)  # (B, 2048)
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)  # (B, C)

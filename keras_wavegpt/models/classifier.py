@@ -68,8 +68,9 @@ def build_sequence_classifier(
     check_int("num_classes", num_classes, minimum=2)
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")  # (B, T)
     x = decoder_stack(
-        tokens, vocabulary_size, max_sequence_length, num_layers, hidden_dim, num_heads, intermediate_dim,
-        head_hidden_dim=head_hidden_dim, mixer=mixer, dropout=dropout, **mixer_kwargs,
+        tokens, vocabulary_size, max_sequence_length, num_layers, hidden_dim, num_heads,
+        intermediate_dim, head_hidden_dim=head_hidden_dim, mixer=mixer, dropout=dropout,
+        **mixer_kwargs,
     )  # (B, T, E)
     x = x[:, -1, :]  # (B, E): the only position that has seen every token
     x = keras.layers.Dense(head_hidden_dim, activation="gelu", name="head")(x)  # (B, 2048)

@@ -28,15 +28,18 @@ from keras_wavegpt.models.wavelet_gpt_backbone import (
     apply_blocks,
     decoder_blocks,
 )
-from keras_wavegpt.utils.validation import check_positive_ints
+from keras_wavegpt.utils.validation import check_int, check_positive_ints
 
 PRESETS = {
     # The paper's model (WaveletGPT §4): 10 blocks, width 128, context 512.
-    "paper": dict(num_layers=10, hidden_dim=128, num_heads=8, intermediate_dim=512, max_sequence_length=512),
+    "paper": dict(num_layers=10, hidden_dim=128, num_heads=8, intermediate_dim=512,
+                  max_sequence_length=512),
     # Trains on a 2-core CPU in minutes; the demo and benchmark size.
-    "small": dict(num_layers=4, hidden_dim=128, num_heads=8, intermediate_dim=512, max_sequence_length=128),
+    "small": dict(num_layers=4, hidden_dim=128, num_heads=8, intermediate_dim=512,
+                  max_sequence_length=128),
     # Seconds per run; for tests and smoke runs.
-    "tiny": dict(num_layers=2, hidden_dim=32, num_heads=4, intermediate_dim=64, max_sequence_length=32),
+    "tiny": dict(num_layers=2, hidden_dim=32, num_heads=4, intermediate_dim=64,
+                 max_sequence_length=32),
 }
 
 
@@ -104,8 +107,7 @@ def build_gpt(
     >>> model.count_params() == build_gpt(27, **gpt_preset("tiny")).count_params()
     True
     """
-    check_positive_ints(vocabulary_size=vocabulary_size, max_sequence_length=max_sequence_length, num_layers=num_layers,
-                   hidden_dim=hidden_dim, num_heads=num_heads, intermediate_dim=intermediate_dim, head_hidden_dim=head_hidden_dim)
+    check_int("head_hidden_dim", head_hidden_dim)  # the backbone checks the others
     backbone = WaveletGPTBackbone(
         vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, max_sequence_length,
         dropout=dropout, mixer=mixer, mixer_config=mixer_kwargs,
@@ -133,8 +135,9 @@ def causal_lm_from_gpt(model, preprocessor=None, **gpt_kwargs):
     mixer_kwargs = {k: kwargs.pop(k) for k in list(kwargs)
                     if k not in _BUILD_GPT_ARGUMENTS}
     backbone = WaveletGPTBackbone(
-        kwargs["vocabulary_size"], kwargs["num_layers"], kwargs["num_heads"], kwargs["hidden_dim"],
-        kwargs["intermediate_dim"], kwargs["max_sequence_length"], dropout=kwargs.get("dropout", 0.0),
+        kwargs["vocabulary_size"], kwargs["num_layers"], kwargs["num_heads"],
+        kwargs["hidden_dim"], kwargs["intermediate_dim"], kwargs["max_sequence_length"],
+        dropout=kwargs.get("dropout", 0.0),
         mixer=kwargs.get("mixer", "none"), mixer_config=mixer_kwargs,
         dtype=model.dtype_policy,
     )
@@ -145,9 +148,9 @@ def causal_lm_from_gpt(model, preprocessor=None, **gpt_kwargs):
     # paths of a loaded GPT's DSP slots lose their block's prefix.
     layers = [layer for layer in backbone.layers if not isinstance(layer, keras.layers.InputLayer)]
     layers += [lm.head_dense, lm.logits_dense]
+    names = {layer.name for layer in model.layers}
     for layer in layers:
-        source = model.get_layer(layer.name).get_weights() \
-            if layer.name in {l.name for l in model.layers} else None
+        source = model.get_layer(layer.name).get_weights() if layer.name in names else None
         target = layer.get_weights()
         if source is None or [w.shape for w in source] != [w.shape for w in target]:
             raise ValueError(
@@ -158,8 +161,9 @@ def causal_lm_from_gpt(model, preprocessor=None, **gpt_kwargs):
     return lm
 
 
-_BUILD_GPT_ARGUMENTS = ("vocabulary_size", "max_sequence_length", "num_layers", "hidden_dim", "num_heads",
-                        "intermediate_dim", "head_hidden_dim", "mixer", "dropout", "name")
+_BUILD_GPT_ARGUMENTS = ("vocabulary_size", "max_sequence_length", "num_layers", "hidden_dim",
+                        "num_heads", "intermediate_dim", "head_hidden_dim", "mixer", "dropout",
+                        "name")
 
 
 def decoder_stack(
@@ -178,7 +182,8 @@ def decoder_stack(
     """The trunk of the token models: embedding, then `block_stack`.
     Symbolic `tokens (B, T)` -> `(B, T, hidden_dim)`; arguments as
     `build_gpt`'s, checked here."""
-    check_positive_ints(vocabulary_size=vocabulary_size, hidden_dim=hidden_dim, head_hidden_dim=head_hidden_dim)
+    check_positive_ints(vocabulary_size=vocabulary_size, hidden_dim=hidden_dim,
+                        head_hidden_dim=head_hidden_dim)
     x = GPTEmbedding(
         vocabulary_size,
         max_sequence_length,
@@ -186,20 +191,20 @@ def decoder_stack(
         embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
         name="embedding",
     )(tokens)  # (B, T, E)
-    return block_stack(x, max_sequence_length, num_layers, num_heads, intermediate_dim, mixer=mixer,
-                       dropout=dropout, **mixer_kwargs)
+    return block_stack(x, max_sequence_length, num_layers, num_heads, intermediate_dim,
+                       mixer=mixer, dropout=dropout, **mixer_kwargs)
 
 
-def block_stack(x, max_sequence_length, num_layers, num_heads, intermediate_dim, mixer="none",
-                dropout=0.0, causal=True, **mixer_kwargs):
+def block_stack(x, max_sequence_length, num_layers, num_heads, intermediate_dim,
+                mixer="none", dropout=0.0, causal=True, **mixer_kwargs):
     """`num_layers` pre-LN Transformer blocks with the mixer in the gaps (or
     in the blocks), then a final LayerNorm: `(B, T, E)` -> `(B, T, E)`.
 
     `causal=False` makes the attention bidirectional (an encoder, as the
     Audio Transformer's); the mixers stay causal filters either way.
     """
-    blocks, mixers = decoder_blocks(max_sequence_length, num_layers, num_heads, intermediate_dim, x.shape[-1],
-                                    mixer=mixer, dropout=dropout, causal=causal,
-                                    **mixer_kwargs)
+    blocks, mixers = decoder_blocks(max_sequence_length, num_layers, num_heads,
+                                    intermediate_dim, x.shape[-1], mixer=mixer, dropout=dropout,
+                                    causal=causal, **mixer_kwargs)
     x = apply_blocks(x, blocks, mixers)
     return keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)

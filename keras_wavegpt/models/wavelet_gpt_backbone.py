@@ -30,14 +30,15 @@ def decoder_blocks(max_sequence_length, num_layers, num_heads, intermediate_dim,
     blocks, mixers = [], []
     for i in range(num_layers):
         if in_blocks:
-            slots = get_mixer(mixer, max_sequence_length=max_sequence_length, dtype=dtype, **mixer_kwargs)
+            slots = get_mixer(mixer, max_sequence_length=max_sequence_length, dtype=dtype,
+                              **mixer_kwargs)
             blocks.append(DSPDecoderBlock(num_heads, intermediate_dim, dropout=dropout,
                                           causal=causal, name=f"block_{i}", dtype=dtype, **slots))
             mixers.append(None)
             continue
         mixers.append(
-            get_mixer(mixer, max_sequence_length=max_sequence_length, name=f"mixer_{i}", dtype=dtype,
-                      **mixer_kwargs) if i > 0 else None
+            get_mixer(mixer, max_sequence_length=max_sequence_length, name=f"mixer_{i}",
+                      dtype=dtype, **mixer_kwargs) if i > 0 else None
         )
         block_class = (keras_hub.layers.TransformerDecoder if causal
                        else keras_hub.layers.TransformerEncoder)

@@ -69,23 +69,8 @@ def initialize_processes(coordinator_address, num_processes, process_id,
     within `timeout_seconds` (a wrong address, or processes started with
     different `num_processes`).
     """
-    if keras.backend.backend() != "jax":
-        raise ValueError(
-            f"multi-process data parallel runs on JAX, not {keras.backend.backend()!r}; "
-            "for PyTorch, launch one process per GPU with torchrun and "
-            "torch.nn.parallel.DistributedDataParallel (docs/experiments.md)"
-        )
     check_int("num_processes", num_processes, minimum=2)
-    check_int("process_id", process_id, minimum=0)
-    if process_id >= num_processes:
-        raise ValueError(
-            f"`process_id`={process_id} must be below `num_processes`={num_processes}"
-        )
-    if not isinstance(coordinator_address, str) or ":" not in coordinator_address:
-        raise ValueError(
-            "`coordinator_address` must be host:port of process 0, got "
-            f"{coordinator_address!r}"
-        )
+    check_processes(coordinator_address, num_processes, process_id)
     import jax
 
     if jax.distributed.is_initialized():  # a second comparison in the same processes
@@ -117,6 +102,31 @@ def initialize_processes(coordinator_address, num_processes, process_id,
             f"This process was started with `num_processes`={num_processes}, but the job "
             f"at {coordinator_address} has {jax.process_count()} processes: start every "
             "process with the same --num_processes"
+        )
+
+
+def check_processes(coordinator_address, num_processes, process_id):
+    """Raise `ValueError` (or `TypeError`) unless the settings describe this
+    process's place in a job: one process, or several on JAX with a
+    `host:port` address and `process_id < num_processes`."""
+    check_int("num_processes", num_processes)
+    check_int("process_id", process_id, minimum=0)
+    if num_processes == 1:
+        return
+    if keras.backend.backend() != "jax":
+        raise ValueError(
+            f"multi-process data parallel runs on JAX, not {keras.backend.backend()!r}; "
+            "for PyTorch, launch one process per GPU with torchrun and "
+            "torch.nn.parallel.DistributedDataParallel (docs/experiments.md)"
+        )
+    if process_id >= num_processes:
+        raise ValueError(
+            f"`process_id`={process_id} must be below `num_processes`={num_processes}"
+        )
+    if not isinstance(coordinator_address, str) or ":" not in coordinator_address:
+        raise ValueError(
+            "`coordinator_address` must be host:port of process 0, got "
+            f"{coordinator_address!r}"
         )
 
 

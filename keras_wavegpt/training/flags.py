@@ -64,7 +64,7 @@ def define_language_model_flags():
 
 
 def train_config_from_flags(values):
-    """A `TrainConfig` from parsed flag values (`absl.flags.FLAGS`)."""
+    """A validated `TrainConfig` from parsed flag values (`absl.flags.FLAGS`)."""
     settings = {}
     for field in dataclasses.fields(TrainConfig):
         value = getattr(values, field.name)
@@ -77,7 +77,9 @@ def train_config_from_flags(values):
             value = parse_kwargs(value)
         settings[field.name] = value
     settings["variants"] += tuple(values.variant)
-    return TrainConfig(**settings)
+    config = TrainConfig(**settings)
+    config.validate()
+    return config
 
 
 @contextlib.contextmanager

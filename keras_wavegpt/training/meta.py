@@ -13,17 +13,9 @@ import keras
 from keras import ops
 
 from keras_wavegpt.layers.bounded_parameter import is_meta_parameter, meta_parameters
-from keras_wavegpt.utils.validation import check_int, check_number
+from keras_wavegpt.utils.validation import check_choice, check_int, check_number
 
 META_OBJECTIVES = ("smoothed_loss", "convergence_rate", "composite")
-
-
-def check_meta_objective(name):
-    """Raise a `ValueError` naming the accepted values unless `name` is one."""
-    if name not in META_OBJECTIVES:
-        raise ValueError(
-            f"Unknown meta_objective {name!r}; accepted values: {META_OBJECTIVES}"
-        )
 
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
@@ -96,7 +88,7 @@ class MetaOptimizer(keras.optimizers.Optimizer):
             optimizer = keras.saving.deserialize_keras_object(optimizer)
         if not isinstance(optimizer, keras.optimizers.Optimizer):
             raise TypeError(f"`optimizer` must be a keras optimizer, got {optimizer!r}")
-        check_meta_objective(meta_objective)
+        check_choice("meta_objective", meta_objective, META_OBJECTIVES)
         check_int("meta_update_every", meta_update_every)
         check_number("ema_decay", ema_decay, 0.0, 1.0, high_open=True)
         check_number("meta_learning_rate", meta_learning_rate, 0.0, low_open=True)

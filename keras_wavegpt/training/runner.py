@@ -27,6 +27,7 @@ from keras_wavegpt.training.callbacks import (
 )
 from keras_wavegpt.training.distributed import (
     check_data_parallel_backend,
+    check_processes,
     data_parallel,
     initialize_processes,
     process_shard,
@@ -35,7 +36,6 @@ from keras_wavegpt.training.distributed import (
 from keras_wavegpt.training.meta import (
     META_OBJECTIVES,
     MetaParameterLogger,
-    check_meta_objective,
     meta_optimizer_for,
 )
 from keras_wavegpt.utils.imports import tensorflow
@@ -150,40 +150,26 @@ class TrainConfig:
                 f"`steps`={self.steps} must be a multiple of `eval_every`="
                 f"{self.eval_every}"
             )
-        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        for field in dataclasses.fields(self):  # the settings with a fixed set of values
+            if field.metadata["choices"] is not None:
+                check_choice(field.name, getattr(self, field.name), field.metadata["choices"])
         check_number("learning_rate", self.learning_rate, 0.0, low_open=True)
         if self.lr_schedule == "cosine" and not 0 <= self.warmup_steps < self.steps:
             raise ValueError(
                 f"`warmup_steps`={self.warmup_steps} must be in [0, steps={self.steps})"
             )
-        check_choice("mixed_precision", self.mixed_precision,
-                     (None, "mixed_float16", "mixed_bfloat16"))
         if self.mixed_precision == "mixed_float16" and _jax_on_cpu():
             raise ValueError(
                 "mixed_precision='mixed_float16' does not run on JAX's CPU backend (XLA "
                 "has no float16 matmul with float32 accumulation there); use "
                 "'mixed_bfloat16' on CPU, or a GPU"
             )
-        check_meta_objective(self.meta_objective)
         if self.data_parallel:
             check_data_parallel_backend()
-        check_int("num_processes", self.num_processes)
-        check_int("process_id", self.process_id, minimum=0)
-        if self.num_processes > 1:
-            if keras.backend.backend() != "jax":
-                raise ValueError(
-                    "`num_processes` > 1 (multi-process data parallel) runs on JAX; for "
-                    "PyTorch see torchrun in docs/experiments.md"
-                )
-            if self.process_id >= self.num_processes:
-                raise ValueError(f"`process_id`={self.process_id} must be below "
-                                 f"`num_processes`={self.num_processes}")
-            if not self.coordinator_address:
-                raise ValueError("`num_processes` > 1 needs `coordinator_address` "
-                                 "(host:port of process 0)")
-            if self.batch_size % self.num_processes:
-                raise ValueError(f"`batch_size`={self.batch_size} does not split evenly "
-                                 f"over {self.num_processes} processes")
+        check_processes(self.coordinator_address, self.num_processes, self.process_id)
+        if self.batch_size % self.num_processes:
+            raise ValueError(f"`batch_size`={self.batch_size} does not split evenly "
+                             f"over {self.num_processes} processes")
         accepted = {a for _, m, _ in specs for a in mixer_arguments(m)}
         stray = sorted(set(self.mixer_kwargs) - accepted)
         if stray:
@@ -542,7 +528,8 @@ def compare_language_models(corpus, config, preset, seq_len=None, val_windows=25
         )
 
     def build_model(mixer, mixer_kwargs):
-        return build_gpt(corpus.vocabulary_size, mixer=mixer, dropout=dropout, **arch, **mixer_kwargs)
+        return build_gpt(corpus.vocabulary_size, mixer=mixer, dropout=dropout, **arch,
+                         **mixer_kwargs)
 
     settings = dict(dataset=corpus.name, preset=preset, seq_len=seq_len, **(metadata or {}))
     summary = run_comparison(build_model, make_data, config, metadata=settings)
@@ -568,8 +555,8 @@ def write_presets(config, vocabulary_size, arch, seq_len, dropout):
                 WaveletGPTCausalLMPreprocessor(Text8Tokenizer(), sequence_length=seq_len)
                 if vocabulary_size == 27 else None
             )
-            lm = causal_lm_from_gpt(model, preprocessor, vocabulary_size=vocabulary_size, mixer=mixer,
-                                    dropout=dropout, **arch, **kwargs)
+            lm = causal_lm_from_gpt(model, preprocessor, vocabulary_size=vocabulary_size,
+                                    mixer=mixer, dropout=dropout, **arch, **kwargs)
             lm.save_to_preset(os.path.join(run_dir, "preset"))
 
 

@@ -46,7 +46,8 @@ def check_number(name, value, low=None, high=None, low_open=False, high_open=Fal
     if below or above:
         left = "(" if low_open else "["
         right = ")" if high_open else "]"
-        interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        interval = (f"{left}{'-inf' if low is None else low}, "
+                    f"{'inf' if high is None else high}{right}")
         raise ValueError(f"`{name}` must be in {interval}, got {value}")
     return float(value)
 
