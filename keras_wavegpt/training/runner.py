@@ -561,22 +561,48 @@ def write_presets(config, vocabulary_size, arch, seq_len, dropout):
 
 
 def summarize(runs, config, metric_names=()):
-    """Per-variant numbers (`docs/design.md`, "Metrics") from the per-seed run records (and the
-    final validation value of each of `metric_names`)."""
-    base = runs.get(BASELINE)
+    """The summary of one comparison: its settings, backend and per-variant
+    numbers (`summarize_runs`)."""
+    settings = dataclasses.asdict(config)
+    settings["variants"] = list(config.variants)
+    settings["seeds"] = list(config.seeds)
+    return {"config": settings, "backend": keras.backend.backend(),
+            "metrics": list(metric_names), "variants": summarize_runs(runs, metric_names)}
+
+
+def summarize_runs(runs, metric_names=(), references=()):
+    """Per-variant numbers (`docs/design.md`, "Metrics") from per-seed run records.
+
+    Args:
+        runs: dict. Variant label -> list of run records (`"seed"`,
+            `"final_val_loss"`, `"steps"`, `"sec_per_step"`, `"curve"`, ...).
+            Each record is compared with the baseline's record of the same
+            seed; without one, its SPE, speedup and step-time ratio are `None`.
+        metric_names: tuple of str. Metrics summarised as `final_val_<name>`
+            besides the loss. Defaults to `()`.
+        references: tuple of str. Variants, besides the baseline, that every
+            other variant's final losses are tested against (Welch's t-test,
+            with at least two seeds on both sides). Defaults to `()`.
+
+    Returns:
+        dict. Variant label -> mean (and std over seeds) of every number, the
+        seed-mean curve, `"welch"` (`{reference: {"t": ..., "p": ...}}`) and
+        the records as `"runs"`.
+    """
+    base = {r["seed"]: r for r in runs.get(BASELINE, ())}
     variants = {}
     for variant, records in runs.items():
-        for i, record in enumerate(records):
-            if base:
-                target, base_steps = base[i]["final_val_loss"], base[i]["steps"]
-                record["spe"] = metrics.same_performance_step(record["curve"], target)
-                record["speedup"] = metrics.speedup(record["spe"], base_steps)
-                record["rel_step_time"] = _ratio(
-                    record["sec_per_step"], base[i]["sec_per_step"]
-                )
+        for record in records:
+            paired = base.get(record["seed"])
+            if paired:
+                record["spe"] = metrics.same_performance_step(record["curve"],
+                                                              paired["final_val_loss"])
+                record["speedup"] = metrics.speedup(record["spe"], paired["steps"])
+                record["rel_step_time"] = _ratio(record["sec_per_step"], paired["sec_per_step"])
             else:
                 record["spe"] = record["speedup"] = record["rel_step_time"] = None
-        entry = {"params": records[0]["params"], "steps": records[0]["steps"]}
+        entry = {"params": records[0]["params"], "steps": records[0]["steps"],
+                 "seeds": len(records)}
         for key in ("final_val_loss", "final_val_bpc", "sec_per_step", "spe",
                     "speedup", "rel_step_time", *[f"final_val_{m}" for m in metric_names]):
             mean, std = metrics.mean_std([r[key] for r in records])
@@ -585,21 +611,18 @@ def summarize(runs, config, metric_names=()):
                 entry[f"{key}_std"] = std
         if len(records) > 1:
             entry["spe_reached"] = sum(r["spe"] is not None for r in records)
-            t, p = (None, None)
-            if base and variant != BASELINE:
-                t, p = metrics.welch_test(
-                    [r["final_val_loss"] for r in records],
-                    [r["final_val_loss"] for r in base],
-                )
-            entry["welch_t"], entry["welch_p"] = t, p
+        entry["welch"] = {}
+        for reference in dict.fromkeys((BASELINE, *references)):
+            if reference == variant or reference not in runs:
+                continue
+            t, p = metrics.welch_test([r["final_val_loss"] for r in records],
+                                      [r["final_val_loss"] for r in runs[reference]])
+            if t is not None:
+                entry["welch"][reference] = {"t": t, "p": p}
         entry["curve"] = _mean_curve([r["curve"] for r in records])
         entry["runs"] = records
         variants[variant] = entry
-    settings = dataclasses.asdict(config)
-    settings["variants"] = list(config.variants)
-    settings["seeds"] = list(config.seeds)
-    return {"config": settings, "backend": keras.backend.backend(),
-            "metrics": list(metric_names), "variants": variants}
+    return variants
 
 
 def _ratio(a, b):
@@ -613,19 +636,31 @@ def _mean_curve(curves):
 
 
 def write_summary(summary, out_dir):
-    """Write `summary.json` and the `val_loss.png` plot into `out_dir`."""
+    """Write `summary.json` and the plots of validation loss against steps
+    (`val_loss.png`) and against seconds (`val_loss_seconds.png`) into `out_dir`."""
     os.makedirs(out_dir, exist_ok=True)
     tmp = os.path.join(out_dir, "summary.json.tmp")
     with open(tmp, "w") as f:
         json.dump(summary, f, indent=2)
     os.replace(tmp, os.path.join(out_dir, "summary.json"))
     plot_curves(summary["variants"], os.path.join(out_dir, "val_loss.png"))
+    plot_curves(summary["variants"], os.path.join(out_dir, "val_loss_seconds.png"), x="seconds")
 
 
-def plot_curves(variants, path, title=None):
-    """Validation loss against step for every variant (seed mean), with the
-    baseline's final loss as a dashed line and each variant's same-performance
-    step marked."""
+def plot_curves(variants, path, title=None, x="step"):
+    """Validation loss (seed mean) of every variant, with the baseline's final
+    loss as a dashed line and each variant's same-performance step marked.
+
+    Args:
+        variants: dict. `summary["variants"]`.
+        path: str. The PNG to write.
+        title: str or `None`. Defaults to `None` (a title that says what the
+            markers are).
+        x: str. `"step"`, or `"seconds"`: each step times the variant's
+            median step time in its own runs, so a slower variant's curve
+            stretches to the right. Defaults to `"step"`.
+    """
+    check_choice("x", x, ("step", "seconds"))
     import matplotlib
 
     matplotlib.use("Agg")
@@ -633,14 +668,17 @@ def plot_curves(variants, path, title=None):
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, entry in variants.items():
+        scale = entry["sec_per_step"] if x == "seconds" else 1
         steps, losses = zip(*entry["curve"])
-        (line,) = ax.plot(steps, losses, marker=".", label=f"{label} ({entry['params']:,} params)")
+        (line,) = ax.plot([s * scale for s in steps], losses, marker=".",
+                          label=f"{label} ({entry['params']:,} params)")
         if entry.get("spe") is not None and label != BASELINE:
-            ax.axvline(entry["spe"], color=line.get_color(), linestyle=":", linewidth=1)
+            ax.axvline(entry["spe"] * scale, color=line.get_color(), linestyle=":", linewidth=1)
     for label, entry in variants.items():
         if label == BASELINE:
             ax.axhline(entry["final_val_loss"], color="gray", linestyle="--", linewidth=1)
-    ax.set_xlabel("training step")
+    ax.set_xlabel("training step" if x == "step" else
+                  "seconds (step x the variant's median step time in its runs)")
     ax.set_ylabel("validation loss (nats / token)")
     ax.set_title(title or "Validation loss (dotted: same-performance step)")
     ax.grid(alpha=0.3)
@@ -652,25 +690,39 @@ def plot_curves(variants, path, title=None):
 
 def format_table(variants, metric_names=()):
     """A Markdown table of the headline numbers of `summary["variants"]`
-    (with a column per name in `metric_names`)."""
-    extra = "".join(f" val {m} |" for m in metric_names)
-    rows = [
-        "| variant | params | val loss | val bpc |" + extra + " SPE | speedup | step time* |",
-        "|---|---|---|---|" + "---|" * len(metric_names) + "---|---|---|",
-    ]
+    (with a column per name in `metric_names`, a seed count where some
+    variant has several, and Welch's p against every reference tested)."""
+    seeded = any(v.get("seeds", 1) > 1 for v in variants.values())
+    references = list(dict.fromkeys(r for v in variants.values() for r in v.get("welch", {})))
+    head = ("| variant | params |" + " seeds |" * seeded + " val loss | val bpc |"
+            + "".join(f" val {m} |" for m in metric_names) + " SPE | speedup | step time* |"
+            + "".join(f" p vs {r} |" for r in references))
+    rows = [head, "|" + "---|" * head.count(" |")]
     for name, v in variants.items():
         spe = "-" if v["spe"] is None else f"{v['spe']:.0f}"
         cells = "".join(
             f" {_fmt(v[f'final_val_{m}'], v.get(f'final_val_{m}_std'))} |" for m in metric_names
         )
+        tests = "".join(
+            f" {_welch(v.get('welch', {}).get(r))} |" for r in references
+        )
         rows.append(
-            f"| {name} | {v['params']:,} | {_fmt(v['final_val_loss'], v.get('final_val_loss_std'))} "
+            f"| {name} | {v['params']:,} |" + f" {v.get('seeds', 1)} |" * seeded
+            + f" {_fmt(v['final_val_loss'], v.get('final_val_loss_std'))} "
             f"| {_fmt(v['final_val_bpc'])} |{cells} {spe} | "
             f"{_fmt(v['speedup'], v.get('speedup_std'), 2)} | {_fmt(v['rel_step_time'], None, 2)}x |"
+            + tests
         )
     rows.append("\n* this run's step time over the baseline's, on a machine that may have been "
                 "shared with other work; side-by-side ratios: docs/benchmarks.md")
+    if references:
+        rows.append("p: Welch's two-sided t-test of the final validation losses over seeds "
+                    "(t < 0: lower loss than the reference)")
     return "\n".join(rows)
+
+
+def _welch(test):
+    return "-" if test is None else f"{test['p']:.3g} (t {test['t']:+.2f})"
 
 
 def _fmt(x, std=None, digits=4):

@@ -80,7 +80,7 @@ def test_compare_runs_merges_summaries(tmp_path):
     for name, loss in (("a", 2.0), ("b", 1.5)):
         os.makedirs(tmp_path / name)
         entry = {"params": 10, "final_val_loss": loss, "final_val_bpc": loss / 0.69,
-                 "spe": None, "speedup": None, "rel_step_time": 1.0,
+                 "spe": None, "speedup": None, "rel_step_time": 1.0, "sec_per_step": 0.5,
                  "curve": [[1, loss + 1], [2, loss]]}
         with open(tmp_path / name / "summary.json", "w") as f:
             json.dump({"variants": {"none": entry, "haar": dict(entry, params=10)}}, f)
@@ -93,6 +93,52 @@ def test_compare_runs_merges_summaries(tmp_path):
     missing = run_tool("compare_runs.py", str(tmp_path / "nowhere"))
     assert missing.returncode != 0 and "No summary.json" in missing.stderr
 
+
+
+def _summary(folder, runs):
+    """A summary.json whose variants hold `{variant: {seed: (loss, curve)}}`."""
+    variants = {}
+    for variant, seeds in runs.items():
+        records = [{"seed": seed, "params": 10, "steps": curve[-1][0], "final_val_loss": loss,
+                    "final_val_bpc": loss / 0.69, "sec_per_step": 0.5, "curve": curve}
+                   for seed, (loss, curve) in seeds.items()]
+        variants[variant] = {"runs": records}
+    os.makedirs(folder)
+    with open(folder / "summary.json", "w") as f:
+        json.dump({"variants": variants}, f)
+
+
+def test_compare_runs_pools_seeds_over_folders(tmp_path):
+    def run(*losses):
+        return losses[-1], [[200 * (i + 1), v] for i, v in enumerate(losses)]
+
+    # Seed 1 of the baseline ends higher, so haar's seed 1 reaches it sooner.
+    _summary(tmp_path / "a", {"none": {0: run(3.0, 2.0, 1.5), 1: run(3.0, 2.5, 1.9)},
+                              "haar": {0: run(2.0, 1.5, 1.4)}, "skip": {0: run(9.0)}})
+    _summary(tmp_path / "b", {"haar": {1: run(1.8, 1.5, 1.3)},
+                              "shift": {0: run(2.5, 1.7, 1.45), 1: run(2.5, 1.8, 1.6)}})
+    out = tmp_path / "pooled.json"
+    result = run_tool("compare_runs.py", f"{tmp_path / 'a'}:none,haar", str(tmp_path / "b"),
+                      "--pool", "--references=shift", f"--out={tmp_path / 'p.png'}",
+                      f"--summary_out={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    variants = json.loads(out.read_text())["variants"]
+    assert list(variants) == ["none", "haar", "shift"]
+    haar = variants["haar"]
+    assert [(r["seed"], r["folder"], r["spe"]) for r in haar["runs"]] == [(0, "a", 400),
+                                                                          (1, "b", 200)]
+    assert haar["final_val_loss"] == pytest.approx(1.35) and haar["seeds"] == 2
+    assert set(haar["welch"]) == {"none", "shift"} and set(variants["shift"]["welch"]) == {"none"}
+    assert "| variant | params | seeds |" in result.stdout and "p vs shift |" in result.stdout
+    assert (tmp_path / "p.png").stat().st_size > 1000
+    assert (tmp_path / "p_seconds.png").stat().st_size > 1000
+
+    twice = run_tool("compare_runs.py", str(tmp_path / "b"), f"{tmp_path / 'b'}:shift", "--pool")
+    assert twice.returncode == 2 and "Seed 0 of 'shift' is in both 'b' and 'b'" in twice.stderr
+    unknown = run_tool("compare_runs.py", f"{tmp_path / 'a'}:haar,learnable")
+    assert unknown.returncode == 2 and "no variant ['learnable']" in unknown.stderr
+    reference = run_tool("compare_runs.py", str(tmp_path / "b"), "--pool", "--references=canon")
+    assert reference.returncode == 2 and "--references ['canon']" in reference.stderr
 
 
 def test_plot_kernels_draws_filterbank_and_wavelet_kernels(tmp_path):

@@ -52,7 +52,8 @@ def test_comparison_over_seeds(corpus, tmp_path):
         assert entry["sec_per_step"] > 0
     # The baseline reaches its own final loss at its last step.
     assert none["spe"] == 4 and none["speedup"] == 0.0 and none["rel_step_time"] == 1.0
-    assert haar["welch_t"] is not None and 0 <= haar["welch_p"] <= 1
+    assert none["welch"] == {} and set(haar["welch"]) == {"none"}
+    assert 0 <= haar["welch"]["none"]["p"] <= 1
     for r in haar["runs"]:
         base = none["runs"][r["seed"]]["final_val_loss"]
         reached = [s for s, v in r["curve"] if v <= base]
