@@ -1,0 +1,155 @@
+"""A keras_hub decoder backbone with a mixer between its transformer layers."""
+
+import keras
+import keras_hub
+
+from keras_wavegpt.layers.registry import get_mixer, mixer_placement
+
+
+@keras.saving.register_keras_serializable(package="keras_wavegpt")
+class MixerBackbone(keras_hub.models.Backbone):
+    """A keras_hub decoder backbone whose residual stream passes through a
+    mixer between its transformer layers.
+
+    The wrapped backbone's layers are reused, weights and all: the new
+    backbone runs the wrapped one's graph and calls a gap mixer (its own
+    layer, named `mixer_<i>`) on the hidden states before each transformer
+    layer but the first. With `mixer="none"` it computes what the wrapped
+    backbone computes. Inputs and outputs are the wrapped backbone's, and
+    `token_embedding` is shared, so the family's causal LM trains it with
+    `fit` (`keras_hub.models.GPT2CausalLM(backbone=..., preprocessor=...)`).
+
+    Cached generation and `score` of keras_hub's causal LMs walk the wrapped
+    backbone's layers one by one and would skip the mixers, so they raise
+    an `AttributeError` that says so; generate with `WaveletGPTCausalLM`.
+
+    Args:
+        backbone: `keras_hub.models.Backbone`. A decoder-only backbone with
+            `transformer_layers` (`GPT2Backbone`, `LlamaBackbone`, ...).
+        mixer: str. A gap mixer of `mixer_names()` or a chain (`"haar+canon"`).
+            Block mixers (`"multirate"`, `"canon_block"`) live inside our own
+            decoder blocks and are refused. Defaults to `"none"`.
+        mixer_config: dict or `None`. The mixer's arguments. Defaults to `None`.
+        max_sequence_length: int or `None`. The context the mixers' defaults
+            follow (the Haar mixer's `max_kernel`). Defaults to `None`: the
+            backbone's own `max_sequence_length` where it has one (GPT-2),
+            else the mixer's default (512 for the Haar mixers).
+        dtype: string or `keras.mixed_precision.DTypePolicy`. The mixers'
+            dtype policy. Defaults to `None`: the wrapped backbone's.
+
+    Example:
+
+    >>> import keras_hub, numpy as np
+    >>> gpt2 = keras_hub.models.GPT2Backbone(vocabulary_size=50, num_layers=2,
+    ...     num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=32)
+    >>> backbone = MixerBackbone(gpt2, mixer="haar", mixer_config={"fraction": 0.5})
+    >>> ids = {"token_ids": np.ones((1, 12), "int32"), "padding_mask": np.ones((1, 12), "int32")}
+    >>> tuple(backbone(ids).shape)
+    (1, 12, 16)
+    >>> [layer.name for layer in backbone.mixer_layers]
+    ['mixer_1']
+    """
+
+    def __init__(self, backbone, mixer="none", mixer_config=None, max_sequence_length=None,
+                 dtype=None, **kwargs):
+        if not isinstance(backbone, keras_hub.models.Backbone):
+            raise TypeError(f"`backbone` must be a keras_hub Backbone, got {backbone!r}")
+        layers = getattr(backbone, "transformer_layers", None)
+        if not layers:
+            raise ValueError(
+                f"`backbone` ({type(backbone).__name__}) has no `transformer_layers`: "
+                "mixers go between the layers of a keras_hub decoder backbone "
+                "(GPT2Backbone, LlamaBackbone, ...)"
+            )
+        if mixer_placement(mixer) != "gap":
+            raise ValueError(
+                f"Mixer {mixer!r} lives inside our own decoder blocks; between keras_hub's "
+                "transformer layers only gap mixers fit (for example 'haar', 'canon')"
+            )
+        if mixer_config is not None and not isinstance(mixer_config, dict):
+            raise TypeError(f"`mixer_config` must be a dict or None, got {mixer_config!r}")
+        mixer_config = dict(mixer_config or {})
+        if max_sequence_length is None:
+            max_sequence_length = getattr(backbone, "max_sequence_length", None)
+        dtype = backbone.dtype_policy if dtype is None else dtype
+
+        # === Layers ===
+        self.token_embedding = backbone.token_embedding
+        self.mixer_layers = [
+            get_mixer(mixer, max_sequence_length=max_sequence_length, name=f"mixer_{i}",
+                      dtype=dtype, **mixer_config)
+            for i in range(1, len(layers))
+        ]
+
+        # === Functional model ===
+        before = {id(layer): m for layer, m in zip(layers[1:], self.mixer_layers)}
+
+        def call(layer, x, *args, **call_kwargs):
+            if id(layer) in before:
+                x = before[id(layer)](x)  # (B, T, E)
+            return layer(x, *args, **call_kwargs)
+
+        graph = keras.models.clone_model(backbone, clone_function=lambda layer: layer,
+                                         call_function=call)
+        super().__init__(inputs=graph.inputs if len(graph.inputs) > 1 else graph.input,
+                         outputs=graph.outputs[0], dtype=dtype, **kwargs)
+
+        # === Config ===
+        self.backbone_config = keras.saving.serialize_keras_object(backbone)
+        self.mixer = mixer
+        self.mixer_config = mixer_config
+        self.max_sequence_length = max_sequence_length
+        self._wrapped_attributes = frozenset(
+            name for name in dir(backbone) if not name.startswith("_")
+        )
+        self._wrapped_class = type(backbone).__name__
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)  # torch.nn.Module's submodules
+        except AttributeError:
+            pass
+        if name in self.__dict__.get("_wrapped_attributes", ()):
+            raise AttributeError(
+                f"MixerBackbone does not expose `{name}` of the wrapped "
+                f"{self.__dict__['_wrapped_class']}: keras_hub's causal LMs use it to run the "
+                "transformer layers one by one (cached generation, `score`), which would skip "
+                "the mixers. Train and predict with `fit`/`predict`; generate with "
+                "`keras_wavegpt.models.WaveletGPTCausalLM`."
+            )
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            backbone=self.backbone_config,
+            mixer=self.mixer,
+            mixer_config=self.mixer_config,
+            max_sequence_length=self.max_sequence_length,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return super().from_config(config)
+
+
+def add_mixers(backbone, mixer, max_sequence_length=None, **mixer_kwargs):
+    """`MixerBackbone(backbone, mixer, mixer_config=mixer_kwargs)`: `mixer`
+    between the transformer layers of a keras_hub decoder `backbone`, with
+    the same weights.
+
+    Example:
+
+    >>> import keras_hub
+    >>> llama = keras_hub.models.LlamaBackbone(vocabulary_size=50, num_layers=2,
+    ...     num_query_heads=2, num_key_value_heads=1, hidden_dim=16, intermediate_dim=32)
+    >>> backbone = add_mixers(llama, "haar", max_kernel=8)
+    >>> lm = keras_hub.models.LlamaCausalLM(backbone=backbone, preprocessor=None)
+    >>> lm.count_params() == llama.count_params()   # the Haar mixer has no weights
+    True
+    """
+    return MixerBackbone(backbone, mixer=mixer, mixer_config=mixer_kwargs,
+                         max_sequence_length=max_sequence_length)
