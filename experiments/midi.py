@@ -49,7 +49,7 @@ def main(argv):
           f"{len(corpus.split('validation')):,} validation events, vocabulary 388")
     summary = compare_language_models(
         corpus, config, FLAGS.preset, seq_len=FLAGS.seq_len, val_windows=FLAGS.val_windows,
-        dropout=FLAGS.dropout,
+        dropout=FLAGS.dropout, architecture=FLAGS.architecture,
     )
     print(format_table(summary["variants"]))
 

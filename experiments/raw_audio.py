@@ -41,7 +41,8 @@ def main(argv):
           f"validation at {FLAGS.sample_rate} Hz, 256 mu-law levels")
     summary = compare_language_models(
         corpus, config, FLAGS.preset, seq_len=FLAGS.seq_len, val_windows=FLAGS.val_windows,
-        dropout=FLAGS.dropout, metadata=dict(sample_rate=FLAGS.sample_rate),
+        dropout=FLAGS.dropout, architecture=FLAGS.architecture,
+        metadata=dict(sample_rate=FLAGS.sample_rate),
     )
     print(format_table(summary["variants"]))
 

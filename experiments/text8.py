@@ -56,7 +56,7 @@ def main(argv):
           f"symbols, vocabulary {corpus.vocabulary_size}")
     summary = compare_language_models(
         corpus, config, FLAGS.preset, seq_len=FLAGS.seq_len, val_windows=FLAGS.val_windows,
-        dropout=FLAGS.dropout,
+        dropout=FLAGS.dropout, architecture=FLAGS.architecture,
     )
     print(format_table(summary["variants"]))
     if FLAGS.sample:

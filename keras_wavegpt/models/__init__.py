@@ -11,6 +11,7 @@ from keras_wavegpt.models.gpt import (
     gpt_preset,
 )
 from keras_wavegpt.models.generation import SAMPLERS, generate
+from keras_wavegpt.models.llama import build_llama
 from keras_wavegpt.models.mixer_backbone import MixerBackbone, add_mixers
 from keras_wavegpt.models.wavelet_gpt_backbone import WaveletGPTBackbone
 from keras_wavegpt.models.wavelet_gpt_causal_lm import WaveletGPTCausalLM

@@ -23,8 +23,10 @@ def _sampler(sampler, temperature, k, seed):
 
 
 def _context_length(model):
-    embedding = model.get_layer("embedding")
-    return int(embedding.sequence_length)
+    """The learned positions of a `build_gpt` model; `None` for a model with
+    none (`build_llama`'s rotary positions)."""
+    names = {layer.name for layer in model.layers}
+    return int(model.get_layer("embedding").sequence_length) if "embedding" in names else None
 
 
 def generate(model, prompt, max_length, sampler="greedy", temperature=1.0, k=5, seed=None):
@@ -40,12 +42,13 @@ def generate(model, prompt, max_length, sampler="greedy", temperature=1.0, k=5, 
     the model's dtype policy.
 
     Args:
-        model: `keras.Model`. A `build_gpt` model (tokens `(B, T)` -> logits
-            `(B, T, V)`), e.g. from `keras.saving.load_model`.
+        model: `keras.Model`. A `build_gpt` or `build_llama` model (tokens
+            `(B, T)` -> logits `(B, T, V)`), e.g. from `keras.saving.load_model`.
         prompt: array of int. Token ids `(B, P)` or `(P,)`,
             `1 <= P < max_length`.
         max_length: int. Total length of each returned sequence (prompt
-            included). Longer than the context: the window slides.
+            included). Longer than a `build_gpt` model's context: the window
+            slides.
         sampler: str or `keras_hub.samplers.Sampler`. `"greedy"`,
             `"top_k"`, `"temperature"`, or a sampler. Defaults to
             `"greedy"`.
@@ -90,7 +93,7 @@ def generate(model, prompt, max_length, sampler="greedy", temperature=1.0, k=5, 
             f"`prompt` ids must be in [0, {vocab}), got values in "
             f"[{prompt.min()}, {prompt.max()}]"
         )
-    window = min(int(max_length), _context_length(model))
+    window = min(int(max_length), _context_length(model) or int(max_length))
     sampler = _sampler(sampler, temperature, k, seed)
 
     def next_logits(tokens, cache, index):

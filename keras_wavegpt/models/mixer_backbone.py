@@ -1,5 +1,7 @@
 """A keras_hub decoder backbone with a mixer between its transformer layers."""
 
+import inspect
+
 import keras
 import keras_hub
 
@@ -95,7 +97,7 @@ class MixerBackbone(keras_hub.models.Backbone):
                          outputs=graph.outputs[0], dtype=dtype, **kwargs)
 
         # === Config ===
-        self.backbone_config = keras.saving.serialize_keras_object(backbone)
+        self.backbone_config = _complete_config(backbone)
         self.mixer = mixer
         self.mixer_config = mixer_config
         self.max_sequence_length = max_sequence_length
@@ -134,6 +136,19 @@ class MixerBackbone(keras_hub.models.Backbone):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         return super().from_config(config)
+
+
+def _complete_config(backbone):
+    """`backbone` serialized with every constructor argument it keeps as an
+    attribute: keras_hub's `LlamaBackbone` holds `tie_word_embeddings` but
+    leaves it out of `get_config`, so a rebuilt one would grow a second
+    output table that the saved weights do not fill."""
+    serialized = keras.saving.serialize_keras_object(backbone)
+    config = serialized["config"]
+    for name in inspect.signature(type(backbone).__init__).parameters:
+        if name not in config and name not in ("self", "kwargs") and hasattr(backbone, name):
+            config[name] = getattr(backbone, name)
+    return serialized
 
 
 def add_mixers(backbone, mixer, max_sequence_length=None, **mixer_kwargs):

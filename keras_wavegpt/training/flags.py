@@ -12,7 +12,7 @@ import sys
 
 from absl import flags
 
-from keras_wavegpt.training.runner import TrainConfig, parse_kwargs
+from keras_wavegpt.training.runner import ARCHITECTURES, TrainConfig, parse_kwargs
 
 
 def _flag_value(choice):
@@ -58,6 +58,9 @@ def define_language_model_flags():
     from keras_wavegpt.models import PRESETS
 
     flags.DEFINE_enum("preset", "small", list(PRESETS), "Model size.")
+    flags.DEFINE_enum("architecture", "gpt", list(ARCHITECTURES),
+                      "gpt: WaveletGPT's model; llama: keras_hub's Llama decoder of the same "
+                      "size with the mixers between its layers.")
     flags.DEFINE_integer("seq_len", None, "Training window (default: the preset's context).")
     flags.DEFINE_integer("val_windows", 256, "Validation windows (fixed, contiguous).")
     flags.DEFINE_float("dropout", 0.0, "Dropout inside the decoder blocks.")

@@ -42,6 +42,7 @@ from keras_wavegpt.utils.imports import tensorflow
 from keras_wavegpt.utils.validation import check_choice, check_int, check_number
 
 LR_SCHEDULES = ("constant", "cosine", "plateau")
+ARCHITECTURES = ("gpt", "llama")
 BASELINE = "none"
 
 
@@ -492,7 +493,7 @@ def _variant_kwargs(config, mixer, own_kwargs):
 
 
 def compare_language_models(corpus, config, preset, seq_len=None, val_windows=256,
-                            dropout=0.0, metadata=None):
+                            dropout=0.0, metadata=None, architecture="gpt"):
     """`run_comparison` for GPTs on a token stream (text, bytes, mu-law audio).
 
     Args:
@@ -508,10 +509,15 @@ def compare_language_models(corpus, config, preset, seq_len=None, val_windows=25
             `0.0`.
         metadata: dict or `None`. More settings to record in the summary's
             `config`. Defaults to `None`.
+        architecture: str. `"gpt"` (`build_gpt`, WaveletGPT's model) or
+            `"llama"` (`build_llama`: keras_hub's Llama decoder of the same
+            dimensions, with the mixers through `add_mixers`; no presets
+            are written for it). Defaults to `"gpt"`.
     """
     from keras_wavegpt import data
-    from keras_wavegpt.models import build_gpt, gpt_preset
+    from keras_wavegpt.models import build_gpt, build_llama, gpt_preset
 
+    check_choice("architecture", architecture, ARCHITECTURES)
     arch = gpt_preset(preset)
     seq_len = seq_len or arch["max_sequence_length"]
     if seq_len > arch["max_sequence_length"]:
@@ -528,12 +534,16 @@ def compare_language_models(corpus, config, preset, seq_len=None, val_windows=25
         )
 
     def build_model(mixer, mixer_kwargs):
+        if architecture == "llama":
+            return build_llama(corpus.vocabulary_size, mixer=mixer, dropout=dropout, **arch,
+                               **mixer_kwargs)
         return build_gpt(corpus.vocabulary_size, mixer=mixer, dropout=dropout, **arch,
                          **mixer_kwargs)
 
-    settings = dict(dataset=corpus.name, preset=preset, seq_len=seq_len, **(metadata or {}))
+    settings = dict(dataset=corpus.name, preset=preset, seq_len=seq_len,
+                    architecture=architecture, **(metadata or {}))
     summary = run_comparison(build_model, make_data, config, metadata=settings)
-    if config.process_id == 0:
+    if config.process_id == 0 and architecture == "gpt":
         write_presets(config, corpus.vocabulary_size, arch, seq_len, dropout)
     return summary
 

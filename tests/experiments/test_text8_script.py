@@ -121,3 +121,23 @@ def test_multirate_fixed_adaptive_and_ablations(tmp_path):
     assert any(rows[0][k] != rows[1][k] for k in meta)
     with open(tmp_path / "seed_0" / "multirate" / "log.csv") as f:
         assert not any(k.startswith("meta/") for k in next(csv.reader(f)))
+
+
+def test_llama_architecture_trains_with_the_mixers(tmp_path):
+    result = run_script(
+        tmp_path, "--dataset=pydoc_topics", "--preset=tiny", "--batch_size=4",
+        "--architecture=llama", "--variants=none,haar_canon=haar+canon", "--steps=4",
+        "--eval_every=2", "--warmup_steps=1", "--val_windows=8", "--verbose=0",
+        "--sample", "--sample_length=6", "--prompt_length=3",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / "summary.json") as f:
+        summary = json.load(f)
+    assert summary["config"]["architecture"] == "llama"
+    params = {k: v["params"] for k, v in summary["variants"].items()}
+    assert params["haar_canon"] == params["none"] + 4 * 32  # one Canon layer in the one gap
+    model = keras.saving.load_model(str(tmp_path / "seed_0" / "haar_canon" / "checkpoint.keras"))
+    assert model.get_layer("backbone").mixer == "haar+canon"
+    # keras_hub's Llama generates without our mixers: no presets for it.
+    assert not os.path.exists(tmp_path / "seed_0" / "none" / "preset")
+    assert len((tmp_path / "samples.txt").read_text().splitlines()) == 3

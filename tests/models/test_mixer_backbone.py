@@ -112,6 +112,21 @@ def test_config_and_keras_file_round_trip(tmp_path):
     np.testing.assert_allclose(numpy(loaded(x)), numpy(mixed(x)), atol=1e-6)
 
 
+def test_llama_model_for_the_runner_round_trips(tmp_path):
+    from keras_wavegpt.models import build_llama, gpt_preset
+
+    # A tied Llama's config from keras_hub lacks `tie_word_embeddings`; the
+    # wrapped config carries it, so the .keras file loads into the same layers.
+    model = build_llama(VOCAB, mixer="haar", **gpt_preset("tiny"))
+    assert [layer.name for layer in model.layers] == ["tokens", "backbone", "logits"]
+    ids = token_ids()
+    path = str(tmp_path / "llama.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.count_params() == model.count_params()
+    np.testing.assert_allclose(numpy(loaded(ids)), numpy(model(ids)), atol=1e-5)
+
+
 def test_bad_input_is_named():
     with pytest.raises(TypeError, match="`backbone` must be a keras_hub Backbone"):
         add_mixers(keras.Sequential([keras.layers.Dense(2)]), "haar")
