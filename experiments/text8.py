@@ -17,6 +17,7 @@ from absl import app, flags
 
 from keras_wavegpt import data
 from keras_wavegpt.models import SAMPLERS, generate
+from keras_wavegpt.tokenizers import ByteTokenizer, Text8Tokenizer
 from keras_wavegpt.training import flags as training_flags
 from keras_wavegpt.training.flags import (
     define_language_model_flags,
@@ -57,6 +58,7 @@ def main(argv):
     summary = compare_language_models(
         corpus, config, FLAGS.preset, seq_len=FLAGS.seq_len, val_windows=FLAGS.val_windows,
         dropout=FLAGS.dropout, architecture=FLAGS.architecture,
+        tokenizer=Text8Tokenizer() if corpus.vocabulary_size == 27 else ByteTokenizer(),
     )
     print(format_table(summary["variants"]))
     if FLAGS.sample:

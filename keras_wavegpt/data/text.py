@@ -76,11 +76,12 @@ class TextCorpus:
         return self.ids[lo:hi]
 
     def decode(self, ids):
-        """Token ids back to a string (text8 letters, or bytes as latin-1)."""
+        """Token ids back to a string: text8 letters, or bytes read as UTF-8
+        with invalid sequences (a sample cut inside a character) as U+FFFD."""
         ids = np.asarray(ids, dtype=np.uint8)
         if self.vocabulary_size == 27:
             return decode_text8(ids)
-        return ids.tobytes().decode("latin-1")
+        return ids.tobytes().decode("utf-8", errors="replace")
 
 
 # --- text8 alphabet ---------------------------------------------------------

@@ -1,3 +1,4 @@
 """Tokenizers as keras_hub `Tokenizer` layers."""
 
+from keras_wavegpt.tokenizers.byte_tokenizer import ByteTokenizer
 from keras_wavegpt.tokenizers.text8_tokenizer import Text8Tokenizer

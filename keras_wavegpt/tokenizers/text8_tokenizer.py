@@ -7,6 +7,7 @@ import keras_hub
 import numpy as np
 
 from keras_wavegpt.data.text import TEXT8_ALPHABET
+from keras_wavegpt.tokenizers.inputs import as_rows, as_strings
 
 _DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
 
@@ -70,7 +71,7 @@ class Text8Tokenizer(keras_hub.tokenizers.Tokenizer):
     def tokenize(self, inputs):
         if self._use_tf_workflow():
             return self._tokenize_tf(inputs)
-        texts, batched = _strings(inputs)
+        texts, batched = as_strings(inputs, type(self).__name__)
         ids = [np.frombuffer(normalize(t).encode("ascii"), np.uint8) for t in texts]
         ids = [np.where(i == 32, 0, i.astype(np.int64) - 96).astype(self.compute_dtype)
                for i in ids]
@@ -79,7 +80,7 @@ class Text8Tokenizer(keras_hub.tokenizers.Tokenizer):
     def detokenize(self, inputs):
         if self._use_tf_workflow():
             return self._detokenize_tf(inputs)
-        rows, batched = _rows(inputs)
+        rows, batched = as_rows(inputs)
         for row in rows:
             if row and not 0 <= min(row) <= max(row) < len(TEXT8_ALPHABET):
                 raise ValueError(f"text8 token ids must lie in [0, 26], got {row}")
@@ -112,32 +113,3 @@ def normalize(text):
     for digit, word in enumerate(_DIGIT_WORDS):
         text = text.replace(str(digit), f" {word} ")
     return re.sub(r"[^a-z]+", " ", text)
-
-
-def _strings(inputs):
-    """(list of str, batched) from a str, bytes, list/array of them, or a
-    string tensor."""
-    if hasattr(inputs, "numpy") and not isinstance(inputs, np.ndarray):
-        inputs = inputs.numpy()
-    if isinstance(inputs, np.ndarray):
-        inputs = inputs.tolist()
-    if isinstance(inputs, (str, bytes)):
-        inputs, batched = [inputs], False
-    elif isinstance(inputs, (list, tuple)):
-        batched = True
-    else:
-        raise TypeError(f"Text8Tokenizer takes strings, got {type(inputs).__name__}")
-    return [t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t)
-            for t in inputs], batched
-
-
-def _rows(inputs):
-    """(list of lists of int, batched) from ids: an int, a list, a list of
-    lists, or an array or tensor of rank 0-2."""
-    if not isinstance(inputs, (int, np.integer, list, tuple)):
-        inputs = keras.ops.convert_to_numpy(inputs).tolist()
-    if isinstance(inputs, (int, np.integer)):
-        return [[int(inputs)]], False
-    if not inputs or isinstance(inputs[0], (int, np.integer)):
-        return [[int(i) for i in inputs]], False
-    return [[int(i) for i in row] for row in inputs], True

@@ -493,7 +493,7 @@ def _variant_kwargs(config, mixer, own_kwargs):
 
 
 def compare_language_models(corpus, config, preset, seq_len=None, val_windows=256,
-                            dropout=0.0, metadata=None, architecture="gpt"):
+                            dropout=0.0, metadata=None, architecture="gpt", tokenizer=None):
     """`run_comparison` for GPTs on a token stream (text, bytes, mu-law audio).
 
     Args:
@@ -513,6 +513,10 @@ def compare_language_models(corpus, config, preset, seq_len=None, val_windows=25
             `"llama"` (`build_llama`: keras_hub's Llama decoder of the same
             dimensions, with the mixers through `add_mixers`; no presets
             are written for it). Defaults to `"gpt"`.
+        tokenizer: keras_hub `Tokenizer` or `None`. The corpus' tokenizer,
+            carried by every variant's preset (`Text8Tokenizer`,
+            `ByteTokenizer`); `None` writes presets that take token ids.
+            Defaults to `None`.
     """
     from keras_wavegpt import data
     from keras_wavegpt.models import build_gpt, build_llama, gpt_preset
@@ -544,17 +548,16 @@ def compare_language_models(corpus, config, preset, seq_len=None, val_windows=25
                     architecture=architecture, **(metadata or {}))
     summary = run_comparison(build_model, make_data, config, metadata=settings)
     if config.process_id == 0 and architecture == "gpt":
-        write_presets(config, corpus.vocabulary_size, arch, seq_len, dropout)
+        write_presets(config, corpus.vocabulary_size, arch, seq_len, dropout, tokenizer)
     return summary
 
 
-def write_presets(config, vocabulary_size, arch, seq_len, dropout):
+def write_presets(config, vocabulary_size, arch, seq_len, dropout, tokenizer=None):
     """Each trained GPT's final checkpoint as a keras_hub preset in its run
-    folder (`<run>/preset`), for `WaveletGPTCausalLM.from_preset`: with the
-    `Text8Tokenizer` preprocessor for the 27-symbol alphabet, without a
-    preprocessor (token ids in and out) for other vocabularies."""
+    folder (`<run>/preset`), for `WaveletGPTCausalLM.from_preset`: with a
+    preprocessor around `tokenizer`, or without one (token ids in and out)
+    for `tokenizer=None`."""
     from keras_wavegpt.models import WaveletGPTCausalLMPreprocessor, causal_lm_from_gpt
-    from keras_wavegpt.tokenizers import Text8Tokenizer
 
     for seed in config.seeds:
         for label, mixer, own_kwargs in (parse_variant(v) for v in config.variants):
@@ -562,8 +565,8 @@ def write_presets(config, vocabulary_size, arch, seq_len, dropout):
             kwargs = _variant_kwargs(config, mixer, own_kwargs)
             model = keras.saving.load_model(os.path.join(run_dir, "checkpoint.keras"))
             preprocessor = (
-                WaveletGPTCausalLMPreprocessor(Text8Tokenizer(), sequence_length=seq_len)
-                if vocabulary_size == 27 else None
+                None if tokenizer is None
+                else WaveletGPTCausalLMPreprocessor(tokenizer, sequence_length=seq_len)
             )
             lm = causal_lm_from_gpt(model, preprocessor, vocabulary_size=vocabulary_size,
                                     mixer=mixer, dropout=dropout, **arch, **kwargs)
