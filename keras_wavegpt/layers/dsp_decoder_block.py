@@ -1,8 +1,10 @@
 """A pre-LayerNorm decoder block with five optional DSP slots."""
 
 import keras
+import keras_hub
 from keras import ops
 
+from keras_wavegpt.layers.cached_call import call_with_cache, initial_cache
 from keras_wavegpt.utils.validation import check_float_input, check_int, check_stream
 
 
@@ -107,8 +109,9 @@ class DSPDecoderBlock(keras.layers.Layer):
                 f"`num_heads`={self.num_heads} must divide the width, got shape "
                 f"{tuple(input_shape)}"
             )
-        # Created in keras_hub TransformerDecoder's order, so weights line up.
-        self.self_attention = keras.layers.MultiHeadAttention(
+        # Created in keras_hub TransformerDecoder's order, so weights line up;
+        # its attention class, so generation can keep a key/value cache.
+        self.self_attention = keras_hub.layers.CachedMultiHeadAttention(
             self.num_heads, hidden // self.num_heads, dropout=self.dropout,
             name="self_attention", dtype=self.dtype_policy,
         )
@@ -147,26 +150,72 @@ class DSPDecoderBlock(keras.layers.Layer):
         """`padding_mask` `(B, T)`, optional: keys where it is 0 or False are
         hidden from attention."""
         check_float_input(self, inputs)
-        mask = None if padding_mask is None else ops.cast(padding_mask, "bool")[:, None, :]
-        x = inputs  # (B, T, D)
-        if self.pre_attention is not None:
-            x = self.pre_attention(x)
-        h = self.self_attention_layer_norm(x)
-        if self.attention_input is not None:
-            h = self.attention_input(h)
-        h = self.self_attention(h, h, attention_mask=mask, use_causal_mask=self.causal,
-                                training=training)
+        x = self._slot("pre_attention", inputs)  # (B, T, D)
+        h = self._slot("attention_input", self.self_attention_layer_norm(x))
+        length = ops.shape(h)[1]
+        mask = self._attention_mask(length, length, 0, padding_mask)
+        h = self.self_attention(h, h, attention_mask=mask, training=training)
+        return self._rest(x, h, self._slot, training=training)
+
+    def initial_cache(self, batch, length, hidden_dim, dtype):
+        """`{slot: cache}` for `call_with_cache`, one per slot in use."""
+        return {slot: initial_cache(getattr(self, slot), batch, length, hidden_dim, dtype)
+                for slot in SLOTS if getattr(self, slot) is not None}
+
+    def call_with_cache(self, inputs, self_attention_cache, self_attention_cache_update_index,
+                        slot_caches):
+        """`inputs` `(B, L, D)` placed at `self_attention_cache_update_index`,
+        with keras_hub's key/value cache `(B, 2, S, heads, head_dim)` and the
+        slots' caches (`initial_cache`): the same values as `call` on the
+        whole sequence gives at those positions.
+
+        Returns:
+            `(outputs, self_attention_cache, slot_caches)`.
+        """
+        index = self_attention_cache_update_index
+        caches = dict(slot_caches)
+
+        def slot(name, x):
+            layer = getattr(self, name)
+            if layer is None:
+                return x
+            y, caches[name] = call_with_cache(layer, x, caches[name], index)
+            return y
+
+        x = slot("pre_attention", inputs)  # (B, L, D)
+        h = slot("attention_input", self.self_attention_layer_norm(x))
+        mask = self._attention_mask(ops.shape(h)[1], ops.shape(self_attention_cache)[2], index)
+        h, self_attention_cache = self.self_attention(
+            h, h, attention_mask=mask, cache=self_attention_cache, cache_update_index=index
+        )
+        x = self._rest(x, h, slot)
+        return x, self_attention_cache, caches
+
+    def _slot(self, name, x):
+        layer = getattr(self, name)
+        return x if layer is None else layer(x)
+
+    def _rest(self, x, h, slot, training=None):
+        """The block after attention: `x` the residual stream, `h` the
+        attention's output, `slot(name, x)` running a slot."""
         x = x + self.self_attention_dropout(h, training=training)
-        if self.post_attention is not None:
-            x = self.post_attention(x)
-        h = self.feedforward_layer_norm(x)
-        if self.feedforward_input is not None:
-            h = self.feedforward_input(h)
+        x = slot("post_attention", x)
+        h = slot("feedforward_input", self.feedforward_layer_norm(x))
         h = self.feedforward_output_dense(self.feedforward_intermediate_dense(h))
         x = x + self.feedforward_dropout(h, training=training)
-        if self.post_mlp is not None:
-            x = self.post_mlp(x)
-        return x
+        return slot("post_mlp", x)
+
+    def _attention_mask(self, query_length, key_length, start, padding_mask=None):
+        """`(B or 1, L, S)` bool: query `i` (at position `start + i`) sees key
+        `j` if `j` is not after it (when causal) and not padding."""
+        mask = None
+        if self.causal:
+            queries = ops.arange(query_length)[:, None] + ops.cast(start, "int32")
+            mask = (ops.arange(key_length)[None, :] <= queries)[None]  # (1, L, S)
+        if padding_mask is not None:
+            keys = ops.cast(padding_mask, "bool")[:, None, :]  # (B, 1, S)
+            mask = keys if mask is None else ops.logical_and(mask, keys)
+        return mask
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -7,7 +7,8 @@ import keras
 import keras_hub
 from keras import ops
 
-from keras_wavegpt.layers.mixer_chain import receptive_field
+from keras_wavegpt.layers.cached_call import call_with_cache, initial_cache
+from keras_wavegpt.layers.dsp_decoder_block import DSPDecoderBlock
 from keras_wavegpt.models.wavelet_gpt_backbone import (
     WaveletGPTBackbone,
     call_block,
@@ -44,8 +45,10 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
     full forward pass. Generation stops at the backbone's
     `max_sequence_length` (learned positions end there): a longer
     `max_length` is an error. Block mixers (`"multirate"`, `"canon_block"`)
-    have no cache yet, and generating with them raises an error rather than
-    silently recomputing.
+    are cached the same way inside each block (`DSPDecoderBlock.call_with_cache`):
+    each slot layer keeps its past inputs, the Canon taps the last
+    `kernel_size` of them; the multirate slots, whose reach is the whole
+    past, rerun over the cached prefix for each token.
 
     Args:
         backbone: a `WaveletGPTBackbone`.
@@ -188,7 +191,9 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
 
         `cache` is `(attention, mixers)`: keras_hub's key/value cache
         `(B, num_layers, 2, max_length, num_heads, head_dim)` and a tuple with
-        one `(B, max_length, E)` tensor of past inputs per gap mixer.
+        one cache per gap mixer (its past inputs `(B, max_length, E)`, or its
+        streaming state) and one dict of slot caches per block with DSP
+        slots (a block mixer's).
 
         Returns:
             `(logits, hidden_states, cache)`, the first two `(B, L, ...)`.
@@ -197,19 +202,23 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
         backbone = self.backbone
         x = backbone.token_embedding(token_ids, start_index=cache_update_index)  # (B, L, E)
         attention_caches, next_mixer_caches = [], []
-        gap = 0
+        stateful = iter(mixer_caches)
         for i, (block, mixer) in enumerate(zip(backbone.transformer_layers,
                                                _stateful_mixers(backbone))):
             if mixer is not None:
-                x, mixer_cache = _mixer_with_cache(mixer, x, mixer_caches[gap],
-                                                   cache_update_index)
+                x, mixer_cache = call_with_cache(mixer, x, next(stateful), cache_update_index)
                 next_mixer_caches.append(mixer_cache)
-                gap += 1
-            x, block_cache = block(
-                x,
-                self_attention_cache=attention[:, i, ...],
-                self_attention_cache_update_index=cache_update_index,
-            )
+            if isinstance(block, DSPDecoderBlock):
+                x, block_cache, slot_caches = block.call_with_cache(
+                    x, attention[:, i, ...], cache_update_index, next(stateful)
+                )
+                next_mixer_caches.append(slot_caches)
+            else:
+                x, block_cache = block(
+                    x,
+                    self_attention_cache=attention[:, i, ...],
+                    self_attention_cache_update_index=cache_update_index,
+                )
             attention_caches.append(block_cache)
         hidden_states = backbone.layer_norm(x)  # (B, L, E)
         cache = (ops.stack(attention_caches, axis=1), tuple(next_mixer_caches))
@@ -218,23 +227,21 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
     def _build_cache(self, token_ids):
         """Run the prompt once; returns `(hidden_states, cache)`."""
         backbone = self.backbone
-        if any(not isinstance(b, keras_hub.layers.TransformerDecoder)
-               for b in backbone.transformer_layers):
-            raise NotImplementedError(
-                f"Cached generation does not cover block mixers yet (this backbone's "
-                f"mixer is {backbone.mixer!r}); use a gap mixer, or call the model on "
-                "the whole sequence for each new token."
-            )
         batch, length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
         head_dim = backbone.hidden_dim // backbone.num_heads
         attention = ops.zeros(
             (batch, backbone.num_layers, 2, length, backbone.num_heads, head_dim),
             dtype=self.compute_dtype,
         )
-        mixers = tuple(
-            _initial_cache(m, batch, length, backbone.hidden_dim, self.compute_dtype)
-            for m in _stateful_mixers(backbone) if m is not None
-        )
+        mixers = []
+        for block, mixer in zip(backbone.transformer_layers, _stateful_mixers(backbone)):
+            if mixer is not None:
+                mixers.append(initial_cache(mixer, batch, length, backbone.hidden_dim,
+                                            self.compute_dtype))
+            if isinstance(block, DSPDecoderBlock):
+                mixers.append(block.initial_cache(batch, length, backbone.hidden_dim,
+                                                  self.compute_dtype))
+        mixers = tuple(mixers)
         _, hidden_states, cache = self.call_with_cache(token_ids, (attention, mixers), 0)
         return hidden_states, cache
 
@@ -318,40 +325,3 @@ def _stateful_mixers(backbone):
     identity (`mixer="none"`): those need no cache."""
     return [None if isinstance(m, keras.layers.Identity) else m
             for m in backbone.mixer_layers]
-
-
-def _initial_cache(mixer, batch, length, hidden_dim, dtype):
-    """The mixer's own streaming state where it has one (`streaming`: the
-    fixed Haar layer's running sums), else room for its past inputs."""
-    if getattr(mixer, "streaming", False):
-        return mixer.initial_cache(batch, length)
-    return ops.zeros((batch, length, hidden_dim), dtype=dtype)
-
-
-def _mixer_with_cache(mixer, x, cache, index):
-    """A gap mixer's output for `x` `(B, L, E)` at `index`, and its updated
-    cache of past inputs `(B, max_length, E)`.
-
-    A whole sequence (the prompt pass, `L` = max_length) runs as is. One
-    token runs the mixer over the last `receptive_field` cached inputs
-    ending at `index` (from the start while `index` is smaller), which reads
-    exactly what the full pass reads at that position: the mixer is causal,
-    and inputs before the window are beyond its reach.
-    """
-    if getattr(mixer, "streaming", False):
-        return mixer.call_with_cache(x, cache, index)
-    index = ops.convert_to_tensor(index, "int32")
-    cache = ops.slice_update(cache, [0, index, 0], ops.cast(x, cache.dtype))
-    if x.shape[1] != 1:
-        return mixer(x), cache
-    total = cache.shape[1]
-    field = receptive_field(mixer)
-    width = total if field is None or total is None else min(field, total)
-    if width is None:
-        window, start = cache, 0
-    else:
-        start = ops.clip(index - width + 1, 0, total - width)
-        batch = ops.shape(cache)[0]
-        window = ops.slice(cache, [0, start, 0], [batch, width, cache.shape[2]])
-    y = mixer(window)  # (B, width, E)
-    return ops.take(y, ops.expand_dims(index - start, 0), axis=1), cache

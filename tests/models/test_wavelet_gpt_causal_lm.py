@@ -32,6 +32,13 @@ GAP_MIXERS = {
     "canon": ("canon", {"kernel_size": 3}),
     "haar+canon": ("haar+canon", {"haar.max_kernel": 4}),
 }
+# Block mixers: their slot layers keep caches inside each block.
+BLOCK_MIXERS = {
+    "canon_block": ("canon_block", {"kernel_size": 3}),
+    "multirate": ("multirate", {}),
+    "multirate_adaptive": ("multirate", {"adaptive": True}),
+}
+SLOT_LAYERS = ("canon_a", "canon_c", "multirate", "lfo_routing", "bottleneck")
 
 
 def causal_lm(mixer, mixer_config, preprocessor=None, seed=0):
@@ -40,7 +47,7 @@ def causal_lm(mixer, mixer_config, preprocessor=None, seed=0):
     lm = WaveletGPTCausalLM(backbone, preprocessor=preprocessor, head_hidden_dim=32)
     rng = np.random.default_rng(seed)
     for w in lm.weights:  # mixers off their identity-like starts
-        if w.path.startswith("mixer_"):
+        if w.path.startswith("mixer_") or w.path.split("/")[1] in SLOT_LAYERS:
             w.assign(w + 0.3 * rng.normal(size=w.shape).astype("float32"))
     return lm
 
@@ -54,12 +61,12 @@ def full_logits(lm, token_ids):
     return to_numpy(lm({"token_ids": token_ids, "padding_mask": mask}))
 
 
-@pytest.mark.parametrize("label", list(GAP_MIXERS))
+@pytest.mark.parametrize("label", list(GAP_MIXERS) + list(BLOCK_MIXERS))
 def test_cached_logits_equal_the_full_forward_pass(label):
     """Prompt of 5 tokens in a sequence padded with other tokens (as during
     generation), then one token at a time: each step's logits equal the full
     forward pass of the true sequence at that position."""
-    lm = causal_lm(*GAP_MIXERS[label])
+    lm = causal_lm(*{**GAP_MIXERS, **BLOCK_MIXERS}[label])
     true = ids(2)
     reference = full_logits(lm, true)
     padded = true.copy()
@@ -74,8 +81,11 @@ def test_cached_logits_equal_the_full_forward_pass(label):
                                    err_msg=f"position {position}")
 
 
-def test_greedy_generation_equals_greedy_full_passes():
-    lm = causal_lm("haar", {"max_kernel": 8})
+@pytest.mark.parametrize("mixer, config", [("haar", {"max_kernel": 8}),
+                                           ("multirate", {"adaptive": True})],
+                         ids=["haar", "multirate_adaptive"])
+def test_greedy_generation_equals_greedy_full_passes(mixer, config):
+    lm = causal_lm(mixer, config)
     lm.compile(sampler="greedy")
     prompt = ids(2)
     lengths = np.array([3, 6])
@@ -223,10 +233,6 @@ def test_bad_generation_input_fails_clearly(tmp_path):
         bare.generate({"token_ids": ids(1), "padding_mask": np.zeros((1, LENGTH), bool)})
     with pytest.raises(ValueError):
         bare.compile(sampler="nucleus")
-    blocks = WaveletGPTCausalLM(WaveletGPTBackbone(**ARCH, mixer="canon_block"),
-                                head_hidden_dim=32)
-    with pytest.raises(NotImplementedError, match="block mixers"):
-        blocks.generate({"token_ids": ids(1), "padding_mask": mask})
     with pytest.raises(ValueError, match="Unknown mixer"):
         WaveletGPTBackbone(**ARCH, mixer="wave")
     with pytest.raises(TypeError, match="mixer_config"):
