@@ -27,14 +27,30 @@ MU = 255
 
 def mu_law_encode(x, mu=MU):
     """Waveform in [-1, 1] -> integer ids in [0, mu]:
-    `F(x) = sign(x) ln(1 + mu|x|) / ln(1 + mu)`, then `round((F + 1) / 2 * mu)`."""
+    `F(x) = sign(x) ln(1 + mu|x|) / ln(1 + mu)`, then `round((F + 1) / 2 * mu)`.
+
+    Args:
+        x: array of float. Samples; values outside [-1, 1] are clipped.
+        mu: int. The largest id (256 levels for 255). Defaults to `MU`.
+
+    Returns:
+        An array of ids, uint8 for `mu < 256`, else int32.
+    """
     x = np.clip(np.asarray(x, np.float64), -1.0, 1.0)
     f = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
     return np.rint((f + 1.0) / 2.0 * mu).astype(np.uint8 if mu < 256 else np.int32)
 
 
 def mu_law_decode(ids, mu=MU):
-    """Integer ids in [0, mu] -> waveform in [-1, 1] (the inverse of `F`)."""
+    """Integer ids in [0, mu] -> waveform in [-1, 1] (the inverse of `F`).
+
+    Args:
+        ids: array of int. Mu-law ids.
+        mu: int. The largest id. Defaults to `MU`.
+
+    Returns:
+        A float64 array of samples.
+    """
     y = 2.0 * np.asarray(ids, np.float64) / mu - 1.0
     return np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu
 
@@ -78,6 +94,18 @@ def load_wav_folder(path=ASTERISK_SOUNDS, sample_rate=16000, name=None):
     Files that cannot be read or hold no samples are skipped with one
     warning that counts them; a folder with no usable file raises
     `FileNotFoundError`.
+
+    Args:
+        path: str. A folder searched recursively. Defaults to
+            `ASTERISK_SOUNDS`, the speech prompts of Debian's
+            `asterisk-core-sounds-en-wav`.
+        sample_rate: int. Every file is resampled to this rate. Defaults to
+            `16000`.
+        name: str or `None`. The corpus' name. Defaults to `None`, the
+            folder's name.
+
+    Returns:
+        A 256-symbol `TextCorpus` of mu-law ids, the files one after another.
     """
     check_int("sample_rate", sample_rate)
     files = sorted(glob.glob(os.path.join(path, "**", "*.wav"), recursive=True))

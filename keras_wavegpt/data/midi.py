@@ -186,7 +186,15 @@ def _name(source):
 
 
 def notes_to_events(notes):
-    """Notes -> int32 event ids of the 388-token vocabulary (see module)."""
+    """Notes -> int32 event ids of the 388-token vocabulary (see module).
+
+    Args:
+        notes: iterable of `Note`. Pitches 0..127, velocities 1..127, times
+            in seconds.
+
+    Returns:
+        An int32 array of event ids.
+    """
     timeline = []  # (step, is_on, pitch, velocity bin)
     for n in notes:
         if not 0 <= n.pitch < NUM_PITCHES or not 0 < n.velocity < 128:
@@ -218,6 +226,12 @@ def events_to_notes(events):
     Ill-formed sequences, as a model may sample them, decode leniently: a
     NOTE_OFF with no sounding note is ignored, a note never turned off ends
     at the last event, NOTE_ONs before any SET_VELOCITY use velocity 64.
+
+    Args:
+        events: array of int. Event ids of the 388-token vocabulary.
+
+    Returns:
+        A list of `Note`, ordered by start time.
     """
     events = np.asarray(events)
     if events.size and (events.min() < 0 or events.max() >= VOCAB_SIZE):
@@ -316,6 +330,17 @@ def load_music21_corpus(composers=("bach",), max_pieces=None, cache_dir=None):
     `.npy` under `cache_dir` (default `~/.keras/datasets`), keyed by the
     music21 version and the file list. Scores music21 cannot parse or render
     are skipped with one counted warning.
+
+    Args:
+        composers: tuple of str. Composer folders of music21's corpus.
+            Defaults to `("bach",)`.
+        max_pieces: int or `None`. At most this many scores. Defaults to
+            `None`, all of them.
+        cache_dir: str or `None`. Where the stream is cached. Defaults to
+            `None`, `~/.keras/datasets`.
+
+    Returns:
+        A 388-symbol `TextCorpus` of event ids.
     """
     import music21
 

@@ -198,7 +198,17 @@ def text_files(path):
 
 
 def load_text_files(path, name=None):
-    """The `text_files` of `path`, normalised to the text8 alphabet."""
+    """The `text_files` of `path`, normalised to the text8 alphabet.
+
+    Args:
+        path: str. A text or HTML file, or a folder of them (read recursively,
+            sorted by path).
+        name: str or `None`. The corpus' name. Defaults to `None`, the last
+            part of `path`.
+
+    Returns:
+        A 27-symbol `TextCorpus`.
+    """
     return _corpus_from_files(text_files(path), name or os.path.basename(os.path.normpath(path)))
 
 
@@ -224,6 +234,15 @@ def load_pydocs(path=PYDOCS_DIR, cache_dir=None):
     `search`) and the reST copies under `_sources/`. The normalised ids are
     cached as `.npy` under `cache_dir` (default `~/.keras/datasets`), keyed by
     the pages' names, sizes and modification times.
+
+    Args:
+        path: str. The folder of HTML pages. Defaults to `PYDOCS_DIR`, where
+            the Debian package puts them.
+        cache_dir: str or `None`. Where the normalised ids are cached.
+            Defaults to `None`, `~/.keras/datasets`.
+
+    Returns:
+        A 27-symbol `TextCorpus` named `"pydocs"`.
     """
     files = pydocs_pages(path)
     stamp = hashlib.sha1()
@@ -289,8 +308,17 @@ def _read_archive(name, url, data_dir):
 
 
 def load_text8(data_dir=None):
-    """text8 (Mahoney): 100M characters, 27 symbols, from a local copy
-    (`data_dir/text8` or `data_dir/text8.zip`) or downloaded when online."""
+    """text8 (Mahoney): 100M characters, 27 symbols, from a local copy or
+    downloaded when online.
+
+    Args:
+        data_dir: str or `None`. The folder holding `text8` or `text8.zip`.
+            Defaults to `None`, `~/.keras/datasets` (downloaded there when
+            missing).
+
+    Returns:
+        A 27-symbol `TextCorpus` named `"text8"`.
+    """
     raw, path = _read_archive("text8", TEXT8_URL, data_dir)
     try:
         ids = encode_text8(raw.decode("ascii"))
@@ -304,14 +332,34 @@ def load_text8(data_dir=None):
 
 def load_enwik8(data_dir=None):
     """enwik8 (Hutter prize): the first 100M bytes of English Wikipedia XML,
-    256 symbols, from `data_dir/enwik8[.zip]` or downloaded when online."""
+    from a local copy or downloaded when online.
+
+    Args:
+        data_dir: str or `None`. The folder holding `enwik8` or `enwik8.zip`.
+            Defaults to `None`, `~/.keras/datasets` (downloaded there when
+            missing).
+
+    Returns:
+        A 256-symbol (byte) `TextCorpus` named `"enwik8"`.
+    """
     raw, _ = _read_archive("enwik8", ENWIK8_URL, data_dir)
     return TextCorpus("enwik8", np.frombuffer(raw, dtype=np.uint8).copy(), 256)
 
 
 def load_corpus(dataset, data_dir=None, text_file=None):
-    """Load a corpus by name: one of `DATASETS` (`"file"` reads `text_file`,
-    a file or a folder)."""
+    """Load a corpus by name.
+
+    Args:
+        dataset: str. One of `DATASETS`: `"text8"`, `"enwik8"`, `"pydocs"`,
+            `"pydoc_topics"` or `"file"`.
+        data_dir: str or `None`. Where text8 or enwik8 are (or the pydocs
+            HTML folder). Defaults to `None`, each loader's default.
+        text_file: str or `None`. The file or folder `"file"` reads.
+            Defaults to `None`.
+
+    Returns:
+        A `TextCorpus`.
+    """
     if dataset == "text8":
         return load_text8(data_dir)
     if dataset == "enwik8":
@@ -342,7 +390,19 @@ def _check_windows(ids, seq_len, batch_size, what):
 
 def train_dataset(ids, seq_len, batch_size, seed=0, start_step=0):
     """Endless batches of random crops: `(x, y)`, both int32 `(B, seq_len)`,
-    `y` shifted by one. Batch `k` depends only on `(seed, start_step + k)`."""
+    `y` shifted by one. Batch `k` depends only on `(seed, start_step + k)`,
+    so a resumed run sees the batches it would have seen.
+
+    Args:
+        ids: array of int. The token stream (a corpus split).
+        seq_len: int. Window length.
+        batch_size: int. Windows per batch.
+        seed: int. Seed of the crop positions. Defaults to `0`.
+        start_step: int. The first batch's step. Defaults to `0`.
+
+    Returns:
+        An endless `tf.data.Dataset` of `(x, y)`.
+    """
     tf = tensorflow()
 
     _check_windows(ids, seq_len, batch_size, "training")
@@ -370,7 +430,18 @@ def eval_dataset(ids, seq_len, batch_size, max_windows=None):
 
     Uses every non-overlapping window of `seq_len + 1` symbols, or
     `max_windows` of them evenly spaced, rounded down to whole batches (at
-    least one batch, repeating nothing)."""
+    least one batch, repeating nothing).
+
+    Args:
+        ids: array of int. The token stream (a corpus split).
+        seq_len: int. Window length.
+        batch_size: int. Windows per batch.
+        max_windows: int or `None`. At most this many windows. Defaults to
+            `None`, all of them.
+
+    Returns:
+        A finite `tf.data.Dataset` of `(x, y)`, both int32 `(B, seq_len)`.
+    """
     tf = tensorflow()
 
     _check_windows(ids, seq_len, batch_size, "evaluation")
