@@ -7,12 +7,22 @@ Reads every WAV file under --wav_dir (default: Debian's
 asterisk-core-sounds-en-wav speech prompts), resamples to --sample_rate
 (16 kHz, the paper's), mu-law encodes to 256 levels and trains the GPT on
 random windows of the resulting stream, each variant on the same batches.
-`final_val_bpc` in summary.json is bits per sample here.
+`final_val_bpc` in summary.json is bits per sample here. With --sample,
+each variant continues one validation prompt: `<out_dir>/prompt.wav` and
+`<out_dir>/seed_<s>/<variant>/sample.wav` (prompt, then continuation).
 """
+
+import os
 
 from absl import app, flags
 
-from keras_wavegpt.data.audio import ASTERISK_SOUNDS, load_wav_folder
+from keras_wavegpt.data.audio import (
+    ASTERISK_SOUNDS,
+    load_wav_folder,
+    mu_law_decode,
+    write_wav,
+)
+from keras_wavegpt.models import SAMPLERS, generate
 from keras_wavegpt.training import flags as training_flags
 from keras_wavegpt.training.flags import (
     define_language_model_flags,
@@ -24,6 +34,10 @@ from keras_wavegpt.training.runner import compare_language_models, format_table
 
 flags.DEFINE_string("wav_dir", ASTERISK_SOUNDS, "Folder of WAV files (searched recursively).")
 flags.DEFINE_integer("sample_rate", 16000, "Resample every file to this rate (Hz).")
+flags.DEFINE_bool("sample", False, "After training, write each variant's continuation as WAV.")
+flags.DEFINE_integer("prompt_length", 4000, "Prompt: this many validation samples.")
+flags.DEFINE_integer("sample_length", 4000, "Samples each variant adds to the prompt.")
+flags.DEFINE_enum("sampler", "top_k", list(SAMPLERS), "keras_hub sampler for --sample.")
 define_language_model_flags()
 define_training_flags(default_out_dir="runs/raw_audio", default_variants="none,haar")
 flags.adopt_module_key_flags(training_flags)
@@ -34,6 +48,8 @@ def main(argv):
     del argv
     with user_errors():
         config = train_config_from_flags(FLAGS)
+        if FLAGS.prompt_length < 1 or FLAGS.sample_length < 1:
+            raise ValueError("--prompt_length and --sample_length must be >= 1")
         corpus = load_wav_folder(FLAGS.wav_dir, FLAGS.sample_rate)
     minutes = {name: len(corpus.split(name)) / FLAGS.sample_rate / 60
                for name in ("train", "validation")}
@@ -45,6 +61,27 @@ def main(argv):
         metadata=dict(sample_rate=FLAGS.sample_rate),
     )
     print(format_table(summary["variants"]))
+    if FLAGS.sample:
+        prompt = corpus.split("validation")[: FLAGS.prompt_length]
+        write_audio_samples(prompt, summary, config, FLAGS.sample_length, FLAGS.sampler,
+                            FLAGS.sample_rate)
+
+
+def write_audio_samples(prompt, summary, config, sample_length, sampler, sample_rate):
+    """Continue the mu-law `prompt` by `sample_length` samples with every
+    variant's final checkpoint and write the prompt and each continuation
+    (prompt included) as WAV files."""
+    import keras
+
+    write_wav(os.path.join(config.out_dir, "prompt.wav"), mu_law_decode(prompt), sample_rate)
+    seed = config.seeds[0]
+    for label in summary["variants"]:
+        run_dir = os.path.join(config.out_dir, f"seed_{seed}", label)
+        model = keras.saving.load_model(os.path.join(run_dir, "checkpoint.keras"))
+        ids = generate(model, prompt, len(prompt) + sample_length, sampler=sampler, seed=seed)
+        path = os.path.join(run_dir, "sample.wav")
+        write_wav(path, mu_law_decode(ids), sample_rate)
+        print(f"{label}: {path}")
 
 
 if __name__ == "__main__":

@@ -78,6 +78,24 @@ def read_wav(path):
     return samples[: frames * channels].reshape(frames, channels).mean(axis=1), rate
 
 
+def write_wav(path, waveform, sample_rate):
+    """Write `waveform` as a mono 16-bit PCM WAV file (`read_wav` reads it back).
+
+    Args:
+        path: str. The file to write.
+        waveform: array of float. Samples in [-1, 1]; others are clipped.
+        sample_rate: int. Samples per second.
+    """
+    check_int("sample_rate", sample_rate)
+    samples = np.clip(np.asarray(waveform, np.float64), -1.0, 1.0)
+    pcm = np.round(samples * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(int(sample_rate))
+        f.writeframes(pcm.tobytes())
+
+
 def resample(x, rate, target):
     """Polyphase resampling of `x` from `rate` to `target` Hz (scipy)."""
     if rate == target:

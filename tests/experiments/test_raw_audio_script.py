@@ -5,7 +5,9 @@ import os
 
 import pytest
 
-from keras_wavegpt.data.audio import ASTERISK_SOUNDS
+import numpy as np
+
+from keras_wavegpt.data.audio import ASTERISK_SOUNDS, read_wav
 from tests.experiments.test_text8_script import run_experiment
 
 
@@ -17,6 +19,7 @@ def test_speech_prompts_train_side_by_side(tmp_path):
         f"--wav_dir={os.path.join(ASTERISK_SOUNDS, 'digits')}", "--preset=tiny",
         "--variants=none,haar", "--steps=4", "--eval_every=2", "--warmup_steps=1",
         "--batch_size=4", "--val_windows=8", "--verbose=0", f"--out_dir={tmp_path}",
+        "--sample", "--prompt_length=40", "--sample_length=24",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -25,3 +28,11 @@ def test_speech_prompts_train_side_by_side(tmp_path):
     assert none["params"] == haar["params"] and none["steps"] == 4
     assert 0 < none["final_val_loss"] < 7  # nats per sample; uniform over 256 is 5.5
     assert "min train" in result.stdout
+    # --sample: the prompt and each variant's continuation as 16 kHz WAV files.
+    prompt, rate = read_wav(tmp_path / "prompt.wav")
+    assert rate == 16000 and len(prompt) == 40
+    for variant in ("none", "haar"):
+        sample, rate = read_wav(tmp_path / "seed_0" / variant / "sample.wav")
+        assert rate == 16000 and len(sample) == 64
+        # The prompt comes back to 16-bit precision; the continuation is new.
+        np.testing.assert_allclose(sample[:40], prompt, atol=1e-4)
