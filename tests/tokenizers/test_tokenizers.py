@@ -1,6 +1,9 @@
 """The tokenizers: plain Python and tf.data give the same ids, text round
 trips, bad ids are named, and presets carry them."""
 
+import glob
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -11,7 +14,13 @@ from keras_wavegpt.models import (
     WaveletGPTCausalLM,
     WaveletGPTCausalLMPreprocessor,
 )
-from keras_wavegpt.tokenizers import ByteTokenizer, Text8Tokenizer
+from keras_wavegpt.data.audio import ASTERISK_SOUNDS, mu_law_encode, read_wav
+from keras_wavegpt.tokenizers import (
+    ByteTokenizer,
+    MidiEventTokenizer,
+    MuLawTokenizer,
+    Text8Tokenizer,
+)
 
 # Real text: Python's own help topics, plus characters of one, two, three and
 # four UTF-8 bytes.
@@ -68,3 +77,48 @@ def test_byte_preset_round_trip(tmp_path):
     x = {"token_ids": ids, "padding_mask": np.ones_like(ids)}
     np.testing.assert_allclose(keras.ops.convert_to_numpy(restored(x)),
                                keras.ops.convert_to_numpy(lm(x)), atol=1e-6)
+
+
+@pytest.mark.skipif(not os.path.isdir(ASTERISK_SOUNDS),
+                    reason="needs Debian's asterisk-core-sounds-en-wav")
+def test_mu_law_tokenizer_on_recorded_speech():
+    tokenizer = MuLawTokenizer()
+    path = sorted(glob.glob(os.path.join(ASTERISK_SOUNDS, "digits", "*.wav")))[0]
+    wave, _ = read_wav(path)
+    ids = tokenizer(wave)
+    np.testing.assert_array_equal(ids, mu_law_encode(wave))
+    assert [row.tolist() for row in tokenizer([wave[:50], wave[50:90]])] == [
+        ids[:50].tolist(), ids[50:90].tolist()]
+    decoded = tokenizer.detokenize(ids)
+    assert decoded.dtype == np.float32 and len(decoded) == len(wave)
+    # 8-bit mu-law: the error grows with the amplitude, ~3% of it at most.
+    assert np.all(np.abs(decoded - wave) <= 0.04 * np.abs(wave) + 1e-3)
+    assert tokenizer.id_to_token(tokenizer.pad_token_id) == "level_128"
+    with pytest.raises(TypeError, match="float waveforms"):
+        tokenizer(np.array([1, 2, 3]))
+    with pytest.raises(ValueError, match=r"\[0, 255\]"):
+        tokenizer.detokenize([3, 256])
+
+
+def test_midi_event_tokenizer_on_bach():
+    pytest.importorskip("music21")
+    from keras_wavegpt.data.midi import (
+        events_to_notes,
+        music21_corpus_paths,
+        notes_to_events,
+        score_to_notes,
+    )
+
+    notes = score_to_notes(music21_corpus_paths(("bach",))[0])[:40]
+    tokenizer = MidiEventTokenizer()
+    ids = tokenizer(notes)
+    np.testing.assert_array_equal(ids, notes_to_events(notes))
+    assert tokenizer.detokenize(ids) == events_to_notes(ids)
+    assert [len(r) for r in tokenizer.detokenize([ids[:10].tolist(), ids.tolist()])][1] == 40
+    names = [tokenizer.id_to_token(i) for i in ids.tolist()]
+    assert all(tokenizer.token_to_id(n) == i for n, i in zip(names, ids.tolist()))
+    assert tokenizer.vocabulary_size() == 388 and len(set(tokenizer.get_vocabulary())) == 388
+    with pytest.raises(TypeError, match="list of Note"):
+        tokenizer("C4")
+    with pytest.raises(ValueError, match="not a MIDI event name"):
+        tokenizer.token_to_id("NOTE_ON_200")

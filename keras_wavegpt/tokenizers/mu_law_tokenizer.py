@@ -1,0 +1,85 @@
+"""8-bit mu-law audio levels as a keras_hub tokenizer."""
+
+import keras
+import keras_hub
+import numpy as np
+
+from keras_wavegpt.data.audio import MU, mu_law_decode, mu_law_encode
+from keras_wavegpt.tokenizers.inputs import as_rows
+
+
+@keras.saving.register_keras_serializable(package="keras_wavegpt")
+class MuLawTokenizer(keras_hub.tokenizers.Tokenizer):
+    """Waveforms <-> the 256 mu-law levels of `raw_audio.py`.
+
+    `tokenize` takes samples in [-1, 1] (one waveform, or a list of them)
+    and returns level ids `0..255` (`data.audio.mu_law_encode`);
+    `detokenize` turns ids back into float32 waveforms. The vocabulary is
+    the levels' names (`"level_0"` ... `"level_255"`). Waveforms are not
+    text, so this tokenizer runs in plain Python only, not inside `tf.data`;
+    a preset carries it so that `generate(waveform)` returns a waveform.
+
+    Example:
+
+    >>> tokenizer = MuLawTokenizer()
+    >>> ids = tokenizer(np.array([-1.0, 0.0, 0.5, 1.0]))
+    >>> ids.tolist()
+    [0, 128, 239, 255]
+    >>> np.round(tokenizer.detokenize(ids), 2).tolist()
+    [-1.0, 0.0, 0.5, 1.0]
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("dtype", "int32")
+        super().__init__(**kwargs)
+        self.pad_token_id = mu_law_encode(0.0).item()  # silence
+        self.start_token_id = None
+        self.end_token_id = None
+
+    def vocabulary_size(self):
+        return MU + 1
+
+    def get_vocabulary(self):
+        return [f"level_{i}" for i in range(MU + 1)]
+
+    def id_to_token(self, id):
+        if not 0 <= id <= MU:
+            raise ValueError(f"`id` must be in [0, {MU}], got {id}")
+        return f"level_{id}"
+
+    def token_to_id(self, token):
+        if token not in self.get_vocabulary():
+            raise ValueError(f"{token!r} is not a mu-law level name ('level_0'..'level_{MU}')")
+        return int(token[len("level_"):])
+
+    def save_assets(self, dir_path):
+        """Nothing to save: the vocabulary is fixed."""
+
+    def load_preset_assets(self, preset):
+        """Nothing to load: the vocabulary is fixed."""
+
+    @property
+    def special_token_ids(self):
+        return []
+
+    def tokenize(self, inputs):
+        if isinstance(inputs, (list, tuple)) and inputs and np.ndim(inputs[0]) == 1:
+            return [self.tokenize(np.asarray(x)) for x in inputs]
+        samples = keras.ops.convert_to_numpy(inputs)
+        if samples.ndim == 2:
+            return np.stack([self.tokenize(row) for row in samples])
+        if samples.ndim != 1 or not np.issubdtype(samples.dtype, np.floating):
+            raise TypeError(f"MuLawTokenizer takes float waveforms, got {samples.dtype} "
+                            f"of shape {samples.shape}")
+        return mu_law_encode(samples).astype(self.compute_dtype)
+
+    def detokenize(self, inputs):
+        rows, batched = as_rows(inputs)
+        for row in rows:
+            if row and not 0 <= min(row) <= max(row) <= MU:
+                raise ValueError(f"mu-law ids must lie in [0, {MU}], got {row}")
+        waves = [mu_law_decode(np.asarray(row)).astype("float32") for row in rows]
+        return waves if batched else waves[0]
+
+    def call(self, inputs, *args, training=None, **kwargs):
+        return self.tokenize(inputs)
