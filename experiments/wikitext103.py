@@ -68,7 +68,7 @@ def main(argv):
           f"vocabulary {corpus.vocabulary_size} ({source})")
     summary = compare_language_models(
         corpus, config, FLAGS.preset, seq_len=FLAGS.seq_len, val_windows=FLAGS.val_windows,
-        dropout=FLAGS.dropout, architecture=FLAGS.architecture,
+        dropout=FLAGS.dropout, architecture=FLAGS.architecture, tokenizer=tokenizer,
         metadata=dict(tokenizer=source, chars_per_token=chars["validation"] / tokens["validation"]),
     )
     print(format_table(summary["variants"]))

@@ -76,6 +76,7 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
 
     def __init__(self, backbone, preprocessor=None, head_hidden_dim=2048, **kwargs):
         check_positive_ints(head_hidden_dim=head_hidden_dim)
+        _check_vocabulary(backbone, preprocessor)
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
@@ -94,6 +95,14 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
 
         # === Config ===
         self.head_hidden_dim = head_hidden_dim
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """keras_hub's `from_preset`, then the vocabulary check that `__init__`
+        cannot make before a preset's tokenizer assets are loaded."""
+        lm = super().from_preset(preset, load_weights=load_weights, **kwargs)
+        _check_vocabulary(lm.backbone, lm.preprocessor)
+        return lm
 
     def get_config(self):
         config = super().get_config()
@@ -130,7 +139,8 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
         """keras_hub's `CausalLM.generate`, with checks first.
 
         `stop_token_ids="auto"` stops at the tokenizer's end token; without
-        a preprocessor, or with a tokenizer that has none (`Text8Tokenizer`),
+        a preprocessor, or with a tokenizer that has none (`Text8Tokenizer`, a
+        plain `BytePairTokenizer`),
         it generates to `max_length`. `max_length` (default: the
         preprocessor's `sequence_length`) may not exceed the backbone's
         `max_sequence_length`. An empty prompt, a prompt that fills
@@ -138,7 +148,8 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
         `ValueError`.
         """
         if stop_token_ids == "auto" and (
-            self.preprocessor is None or self.preprocessor.tokenizer.end_token_id is None
+            self.preprocessor is None
+            or getattr(self.preprocessor.tokenizer, "end_token_id", None) is None
         ):
             stop_token_ids = None
         limit = self.backbone.max_sequence_length
@@ -318,6 +329,23 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
         per_token = keras.losses.SparseCategoricalCrossentropy(from_logits=True,
                                                                reduction="none")
         return per_token(target_ids, logits)
+
+
+def _check_vocabulary(backbone, preprocessor):
+    """A tokenizer with more ids than the embedding is an error; one whose
+    vocabulary is not loaded yet (a preset's assets come after `__init__`)
+    is checked by `from_preset`."""
+    tokenizer = getattr(preprocessor, "tokenizer", None)
+    try:
+        size = None if tokenizer is None else tokenizer.vocabulary_size()
+    except ValueError:  # keras_hub: "No vocabulary has been set"
+        return
+    if size is not None and size > backbone.vocabulary_size:
+        raise ValueError(
+            f"The preprocessor's {type(tokenizer).__name__} has {size} tokens, more than "
+            f"the backbone's vocabulary_size={backbone.vocabulary_size}: its ids would fall "
+            "outside the embedding"
+        )
 
 
 def _stateful_mixers(backbone):

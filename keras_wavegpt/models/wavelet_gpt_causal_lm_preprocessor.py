@@ -36,6 +36,11 @@ class WaveletGPTCausalLMPreprocessor(keras_hub.models.CausalLMPreprocessor):
 
     def __init__(self, tokenizer, sequence_length=128, add_start_token=False,
                  add_end_token=False, **kwargs):
+        # keras_hub's packer reads these; a generic tokenizer (a plain
+        # `BytePairTokenizer`) defines none of them: no special tokens, pad 0.
+        for name in ("start_token_id", "end_token_id", "pad_token_id"):
+            if tokenizer is not None and not hasattr(tokenizer, name):
+                setattr(tokenizer, name, None)
         super().__init__(tokenizer, sequence_length=sequence_length,
                          add_start_token=add_start_token, add_end_token=add_end_token,
                          **kwargs)

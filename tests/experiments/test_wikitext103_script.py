@@ -28,3 +28,13 @@ def test_bpe_tokens_train_side_by_side(tmp_path):
     assert 0 < none["final_val_loss"] < 8  # nats per token; uniform over 1024 is 6.9
     assert (tmp_path / "run" / "bpe" / "merges.txt").is_file()
     assert "vocabulary 1024" in result.stdout
+    # Each variant's preset carries the learned tokenizer and continues text.
+    import keras_hub
+
+    from keras_wavegpt.models import WaveletGPTCausalLM
+
+    lm = WaveletGPTCausalLM.from_preset(str(tmp_path / "run" / "seed_0" / "haar" / "preset"))
+    assert isinstance(lm.preprocessor.tokenizer, keras_hub.tokenizers.BytePairTokenizer)
+    lm.compile(sampler="greedy")
+    text = lm.generate("The Python tutorial", max_length=12)
+    assert isinstance(text, str) and text.startswith("The Python tutorial")

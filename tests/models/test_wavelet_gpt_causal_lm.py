@@ -13,7 +13,7 @@ from keras_wavegpt.models import (
     causal_lm_from_gpt,
     gpt_preset,
 )
-from keras_wavegpt.tokenizers import Text8Tokenizer
+from keras_wavegpt.tokenizers import ByteTokenizer, Text8Tokenizer
 from tests.helpers import to_numpy
 
 LENGTH = 24
@@ -288,6 +288,9 @@ def test_bad_generation_input_fails_clearly(tmp_path):
         bare.generate({"token_ids": ids(1), "padding_mask": np.zeros((1, LENGTH), bool)})
     with pytest.raises(ValueError):
         bare.compile(sampler="nucleus")
+    with pytest.raises(ValueError, match="more than the backbone's vocabulary_size=27"):
+        WaveletGPTCausalLM(WaveletGPTBackbone(**ARCH),
+                           preprocessor=WaveletGPTCausalLMPreprocessor(ByteTokenizer(), 16))
     with pytest.raises(ValueError, match="Unknown mixer"):
         WaveletGPTBackbone(**ARCH, mixer="wave")
     with pytest.raises(TypeError, match="mixer_config"):
