@@ -53,6 +53,12 @@ class CausalEMA(keras.layers.Layer):
 
     def call(self, inputs):
         check_float_input(self, inputs)
+        keep, smoothed = self._smooth(inputs)
+        return ops.concatenate([keep, ops.cast(smoothed, inputs.dtype)], axis=-1)
+
+    def _smooth(self, inputs):
+        """The passed-through channels, and the float32 averages `s` of the
+        processed ones `(B, T, n)`."""
         keep = inputs[:, :, : self._start]
         x = ops.cast(inputs[:, :, self._start :], "float32")  # (B, T, n)
         alpha = ops.convert_to_tensor(self.alpha)
@@ -65,14 +71,42 @@ class CausalEMA(keras.layers.Layer):
             return earlier[0] * later[0], later[0] * earlier[1] + later[1]
 
         _, smoothed = ops.associative_scan(compose, (decay, drive), axis=1)
-        smoothed = ops.reshape(smoothed, ops.shape(x))  # TF's scan drops static dims
-        return ops.concatenate([keep, ops.cast(smoothed, inputs.dtype)], axis=-1)
+        return keep, ops.reshape(smoothed, ops.shape(x))  # TF's scan drops static dims
 
     @property
     def receptive_field(self):
         """How many steps, the current one included, an output reads:
-        `None`, the whole past (a recurrence). Cached generation keeps that many past inputs."""
+        `None`, the whole past (a recurrence)."""
         return None
+
+    @property
+    def streaming(self):
+        """`call_with_cache` runs one token in O(E): the recurrence's last value."""
+        return True
+
+    def initial_cache(self, batch, length):
+        """The state for one-token-at-a-time inference: the averages `s[t]`
+        of the processed channels, `(batch, length, n)` float32 zeros."""
+        return ops.zeros((batch, length, len(self.alpha)), "float32")
+
+    def call_with_cache(self, inputs, cache, index):
+        """`inputs` `(B, L, E)` placed at `index`, and the updated averages
+        (see `initial_cache`). A whole sequence (`L > 1`, at index 0) runs
+        the scan and stores `s`; one token costs O(E),
+        `s[t] = a x[t] + (1 - a) s[t - 1]`, the full layer's value at `t` up to
+        float32 round-off."""
+        if inputs.shape[1] != 1:
+            keep, smoothed = self._smooth(inputs)
+            cache = ops.slice_update(cache, [0, 0, 0], smoothed)
+            return ops.concatenate([keep, ops.cast(smoothed, inputs.dtype)], axis=-1), cache
+        keep = inputs[:, :, : self._start]
+        x = ops.cast(inputs[:, :, self._start :], "float32")  # (B, 1, n)
+        index = ops.convert_to_tensor(index, "int32")
+        previous = ops.take(cache, ops.maximum(index - 1, 0)[None], axis=1)  # (B, 1, n)
+        alpha = ops.convert_to_tensor(self.alpha)
+        smoothed = ops.where(index > 0, alpha * x + (1.0 - alpha) * previous, x)
+        cache = ops.slice_update(cache, [0, index, 0], smoothed)
+        return ops.concatenate([keep, ops.cast(smoothed, inputs.dtype)], axis=-1), cache
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -36,11 +36,12 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
     `"beam"`, `"contrastive"`, or a `keras_hub.samplers.Sampler`).
 
     Generation is cached. Attention keeps keras_hub's key/value cache. The
-    fixed Haar mixer keeps its running sums and adds each token in O(E)
-    (`CausalWavelet.call_with_cache`); every other gap mixer keeps the
-    inputs it has seen (`(B, max_length, E)` per gap) and computes a new
-    token's output from the last `receptive_field` of them (the longest
-    kernel; the whole past for `ema` and the adaptive filterbank), which is
+    fixed Haar mixer keeps its running sums and `ema` its recurrence, each
+    adding a token in O(E) (`call_with_cache` of `CausalWavelet` and
+    `CausalEMA`); every other gap mixer keeps the inputs it has seen
+    (`(B, max_length, E)` per gap) and computes a new token's output from
+    the last `receptive_field` of them (the longest kernel; the whole past
+    for the adaptive filterbank), which is
     exactly what the full forward pass computes at that position. The prompt runs as one
     full forward pass. Generation stops at the backbone's
     `max_sequence_length` (learned positions end there): a longer
