@@ -43,6 +43,10 @@ def register_mixer(name, placement="gap"):
 
     A `"gap"` factory returns a layer; a `"block"` factory returns a dict of
     `DSPDecoderBlock` slot layers.
+
+    Args:
+        name: str. The mixer's name, for `get_mixer` and `--variants`.
+        placement: str. `"gap"` or `"block"`. Defaults to `"gap"`.
     """
     if placement not in PLACEMENTS:
         raise ValueError(f"`placement` must be one of {PLACEMENTS}, got {placement!r}")
@@ -58,7 +62,11 @@ def register_mixer(name, placement="gap"):
 
 
 def mixer_placement(name):
-    """`"gap"` (a layer between blocks) or `"block"` (slots inside every block)."""
+    """`"gap"` (a layer between blocks) or `"block"` (slots inside every block).
+
+    Args:
+        name: str. A registered mixer or a chain (`"haar+canon"`, a gap mixer).
+    """
     if CHAIN in name:
         _chain_parts(name)
         return "gap"
@@ -73,7 +81,11 @@ def mixer_names():
 
 def is_mixer(name):
     """Whether `get_mixer` knows `name`: a registered mixer or a valid
-    composition of gap mixers."""
+    composition of gap mixers.
+
+    Args:
+        name: str.
+    """
     try:
         mixer_placement(name)
     except ValueError:
@@ -82,7 +94,11 @@ def is_mixer(name):
 
 
 def mixer_scope(name):
-    """`name` as a layer or model name: `"haar+canon"` -> `"haar_canon"`."""
+    """`name` as a layer or model name: `"haar+canon"` -> `"haar_canon"`.
+
+    Args:
+        name: str. A mixer name.
+    """
     return name.replace(CHAIN, "_")
 
 
@@ -90,7 +106,14 @@ def mixer_arguments(name):
     """Keyword arguments the mixer `name` accepts (besides layer kwargs).
 
     For a composition, each part's arguments as `"part.argument"`, then the
-    plain names (those two parts share are rejected by `get_mixer`)."""
+    plain names (those two parts share are rejected by `get_mixer`).
+
+    Args:
+        name: str. A registered mixer or a chain.
+
+    Returns:
+        tuple of str.
+    """
     if CHAIN in name:
         parts = _chain_parts(name)
         dotted = [f"{p}{PART}{a}" for p in parts for a in mixer_arguments(p)]
@@ -188,7 +211,11 @@ def _lookup(name):
 
 
 def default_max_kernel(max_sequence_length):
-    """Largest power of two <= max_sequence_length (the paper: the context, 512)."""
+    """Largest power of two <= max_sequence_length (the paper: the context, 512).
+
+    Args:
+        max_sequence_length: int. The model's context.
+    """
     return 1 << (int(max_sequence_length).bit_length() - 1)
 
 

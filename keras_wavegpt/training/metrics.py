@@ -7,7 +7,14 @@ import numpy as np
 
 
 def bits_per_char(nats):
-    """Cross-entropy in nats per symbol -> bits per symbol."""
+    """Cross-entropy in nats per symbol -> bits per symbol.
+
+    Args:
+        nats: float or `None`. A loss in nats.
+
+    Returns:
+        float, or `None` for `None`.
+    """
     return None if nats is None else nats / math.log(2.0)
 
 
@@ -15,8 +22,12 @@ def same_performance_step(curve, target):
     """First evaluated step whose validation loss is <= `target`, or None.
 
     Args:
-        curve: sequence of `(step, val_loss)` in increasing step order.
-        target: the loss to reach (the baseline's final validation loss).
+        curve: sequence of `(step, val_loss)`. In increasing step order.
+        target: float. The loss to reach (the baseline's final validation
+            loss).
+
+    Returns:
+        int or `None` (never reached).
     """
     for step, loss in curve:
         if loss <= target:
@@ -25,15 +36,30 @@ def same_performance_step(curve, target):
 
 
 def speedup(spe, baseline_steps):
-    """`1 - spe / baseline_steps`: the share of the baseline's steps saved."""
+    """`1 - spe / baseline_steps`: the share of the baseline's steps saved.
+
+    Args:
+        spe: int or `None`. A same-performance step.
+        baseline_steps: int. The steps the baseline trained.
+
+    Returns:
+        float, or `None` when `spe` is `None`.
+    """
     return None if spe is None else 1.0 - spe / baseline_steps
 
 
 def welch_test(a, b):
     """Welch's unequal-variance t-test of mean(a) vs mean(b).
 
-    Returns `(t, p)` (two-sided), or `(None, None)` with fewer than two
-    samples on either side or no variance at all.
+    Args:
+        a: sequence of float. One variant's values (e.g. final losses over
+            seeds).
+        b: sequence of float. The reference's values.
+
+    Returns:
+        `(t, p)` (two-sided; `t < 0` when `a`'s mean is lower), or
+        `(None, None)` with fewer than two samples on either side or no
+        variance at all.
     """
     from scipy import stats
 
@@ -46,7 +72,11 @@ def welch_test(a, b):
 
 def mean_std(values):
     """`(mean, sample std)` of the non-None values; std is 0 for one value,
-    and both are None when nothing is left."""
+    and both are None when nothing is left.
+
+    Args:
+        values: sequence of float or `None`.
+    """
     values = [v for v in values if v is not None]
     if not values:
         return None, None
