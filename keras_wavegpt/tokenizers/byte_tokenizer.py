@@ -1,16 +1,16 @@
 """Bytes as tokens (enwik8, any text as UTF-8) as a keras_hub tokenizer."""
 
 import keras
-import keras_hub
 import numpy as np
 
-from keras_wavegpt.tokenizers.inputs import as_rows, as_strings
+from keras_wavegpt.tokenizers.fixed_vocabulary_tokenizer import FixedVocabularyTokenizer
+from keras_wavegpt.tokenizers.inputs import as_strings
 
 VOCABULARY_SIZE = 256
 
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
-class ByteTokenizer(keras_hub.tokenizers.Tokenizer):
+class ByteTokenizer(FixedVocabularyTokenizer):
     """Every byte is a token: ids `0..255`, the vocabulary of enwik8.
 
     Text is encoded as UTF-8 (`bytes` pass through as they are); ids are
@@ -32,37 +32,8 @@ class ByteTokenizer(keras_hub.tokenizers.Tokenizer):
     """
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("dtype", "int32")
-        super().__init__(**kwargs)
-        self.pad_token_id = 0
-        self.start_token_id = None
-        self.end_token_id = None
-
-    def vocabulary_size(self):
-        return VOCABULARY_SIZE
-
-    def get_vocabulary(self):
-        return [bytes([i]).decode("latin-1") for i in range(VOCABULARY_SIZE)]
-
-    def id_to_token(self, id):
-        if not 0 <= id < VOCABULARY_SIZE:
-            raise ValueError(f"`id` must be in [0, {VOCABULARY_SIZE}), got {id}")
-        return bytes([id]).decode("latin-1")
-
-    def token_to_id(self, token):
-        if len(token) != 1 or ord(token) >= VOCABULARY_SIZE:
-            raise ValueError(f"{token!r} is not one byte (a character U+0000..U+00FF)")
-        return ord(token)
-
-    def save_assets(self, dir_path):
-        """Nothing to save: the vocabulary is fixed."""
-
-    def load_preset_assets(self, preset):
-        """Nothing to load: the vocabulary is fixed."""
-
-    @property
-    def special_token_ids(self):
-        return []
+        # Token names: each byte as the latin-1 character of its value.
+        super().__init__([chr(i) for i in range(VOCABULARY_SIZE)], pad_token_id=0, **kwargs)
 
     def tokenize(self, inputs):
         if self._use_tf_workflow():
@@ -75,15 +46,9 @@ class ByteTokenizer(keras_hub.tokenizers.Tokenizer):
     def detokenize(self, inputs):
         if self._use_tf_workflow():
             return self._detokenize_tf(inputs)
-        rows, batched = as_rows(inputs)
-        for row in rows:
-            if row and not 0 <= min(row) <= max(row) < VOCABULARY_SIZE:
-                raise ValueError(f"byte token ids must lie in [0, 255], got {row}")
+        rows, batched = self.check_ids(inputs)
         texts = [bytes(row).decode("utf-8", errors="replace") for row in rows]
         return texts if batched else texts[0]
-
-    def call(self, inputs, *args, training=None, **kwargs):
-        return self.tokenize(inputs)
 
     def _tokenize_tf(self, inputs):
         import tensorflow as tf

@@ -1,11 +1,10 @@
 """The 388 MIDI performance events as a keras_hub tokenizer."""
 
 import keras
-import keras_hub
 import numpy as np
 
 from keras_wavegpt.data import midi
-from keras_wavegpt.tokenizers.inputs import as_rows
+from keras_wavegpt.tokenizers.fixed_vocabulary_tokenizer import FixedVocabularyTokenizer
 
 
 def _event_names():
@@ -17,7 +16,7 @@ def _event_names():
 
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
-class MidiEventTokenizer(keras_hub.tokenizers.Tokenizer):
+class MidiEventTokenizer(FixedVocabularyTokenizer):
     """Notes <-> the 388 performance events of `keras_wavegpt.data.midi`.
 
     `tokenize` takes a list of `Note` (pitch, velocity, start and end in
@@ -41,39 +40,7 @@ class MidiEventTokenizer(keras_hub.tokenizers.Tokenizer):
     """
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("dtype", "int32")
-        super().__init__(**kwargs)
-        self._names = _event_names()
-        self._ids = {name: i for i, name in enumerate(self._names)}
-        self.pad_token_id = 0
-        self.start_token_id = None
-        self.end_token_id = None
-
-    def vocabulary_size(self):
-        return midi.VOCAB_SIZE
-
-    def get_vocabulary(self):
-        return list(self._names)
-
-    def id_to_token(self, id):
-        if not 0 <= id < midi.VOCAB_SIZE:
-            raise ValueError(f"`id` must be in [0, {midi.VOCAB_SIZE}), got {id}")
-        return self._names[id]
-
-    def token_to_id(self, token):
-        if token not in self._ids:
-            raise ValueError(f"{token!r} is not a MIDI event name (e.g. 'NOTE_ON_60')")
-        return self._ids[token]
-
-    def save_assets(self, dir_path):
-        """Nothing to save: the vocabulary is fixed."""
-
-    def load_preset_assets(self, preset):
-        """Nothing to load: the vocabulary is fixed."""
-
-    @property
-    def special_token_ids(self):
-        return []
+        super().__init__(_event_names(), pad_token_id=0, **kwargs)
 
     def tokenize(self, inputs):
         if not isinstance(inputs, (list, tuple)):
@@ -86,9 +53,7 @@ class MidiEventTokenizer(keras_hub.tokenizers.Tokenizer):
         return ids if batched else ids[0]
 
     def detokenize(self, inputs):
-        rows, batched = as_rows(inputs)
+        rows, batched = self.check_ids(inputs)
         notes = [midi.events_to_notes(np.asarray(row, np.int64)) for row in rows]
         return notes if batched else notes[0]
 
-    def call(self, inputs, *args, training=None, **kwargs):
-        return self.tokenize(inputs)

@@ -1,15 +1,14 @@
 """8-bit mu-law audio levels as a keras_hub tokenizer."""
 
 import keras
-import keras_hub
 import numpy as np
 
 from keras_wavegpt.data.audio import MU, mu_law_decode, mu_law_encode
-from keras_wavegpt.tokenizers.inputs import as_rows
+from keras_wavegpt.tokenizers.fixed_vocabulary_tokenizer import FixedVocabularyTokenizer
 
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
-class MuLawTokenizer(keras_hub.tokenizers.Tokenizer):
+class MuLawTokenizer(FixedVocabularyTokenizer):
     """Waveforms <-> the 256 mu-law levels of `raw_audio.py`.
 
     `tokenize` takes samples in [-1, 1] (one waveform, or a list of them)
@@ -30,37 +29,8 @@ class MuLawTokenizer(keras_hub.tokenizers.Tokenizer):
     """
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("dtype", "int32")
-        super().__init__(**kwargs)
-        self.pad_token_id = mu_law_encode(0.0).item()  # silence
-        self.start_token_id = None
-        self.end_token_id = None
-
-    def vocabulary_size(self):
-        return MU + 1
-
-    def get_vocabulary(self):
-        return [f"level_{i}" for i in range(MU + 1)]
-
-    def id_to_token(self, id):
-        if not 0 <= id <= MU:
-            raise ValueError(f"`id` must be in [0, {MU}], got {id}")
-        return f"level_{id}"
-
-    def token_to_id(self, token):
-        if token not in self.get_vocabulary():
-            raise ValueError(f"{token!r} is not a mu-law level name ('level_0'..'level_{MU}')")
-        return int(token[len("level_"):])
-
-    def save_assets(self, dir_path):
-        """Nothing to save: the vocabulary is fixed."""
-
-    def load_preset_assets(self, preset):
-        """Nothing to load: the vocabulary is fixed."""
-
-    @property
-    def special_token_ids(self):
-        return []
+        super().__init__([f"level_{i}" for i in range(MU + 1)],
+                         pad_token_id=mu_law_encode(0.0).item(), **kwargs)  # pad: silence
 
     def tokenize(self, inputs):
         if isinstance(inputs, (list, tuple)) and inputs and np.ndim(inputs[0]) == 1:
@@ -74,12 +44,7 @@ class MuLawTokenizer(keras_hub.tokenizers.Tokenizer):
         return mu_law_encode(samples).astype(self.compute_dtype)
 
     def detokenize(self, inputs):
-        rows, batched = as_rows(inputs)
-        for row in rows:
-            if row and not 0 <= min(row) <= max(row) <= MU:
-                raise ValueError(f"mu-law ids must lie in [0, {MU}], got {row}")
+        rows, batched = self.check_ids(inputs)
         waves = [mu_law_decode(np.asarray(row)).astype("float32") for row in rows]
         return waves if batched else waves[0]
 
-    def call(self, inputs, *args, training=None, **kwargs):
-        return self.tokenize(inputs)

@@ -3,17 +3,17 @@
 import re
 
 import keras
-import keras_hub
 import numpy as np
 
 from keras_wavegpt.data.text import TEXT8_ALPHABET
-from keras_wavegpt.tokenizers.inputs import as_rows, as_strings
+from keras_wavegpt.tokenizers.fixed_vocabulary_tokenizer import FixedVocabularyTokenizer
+from keras_wavegpt.tokenizers.inputs import as_strings
 
 _DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
 
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
-class Text8Tokenizer(keras_hub.tokenizers.Tokenizer):
+class Text8Tokenizer(FixedVocabularyTokenizer):
     """Characters of text8's alphabet: space is 0, `a..z` are 1..26.
 
     Text is normalised as text8 was made (Mahoney's `wikifil.pl` rules):
@@ -36,37 +36,7 @@ class Text8Tokenizer(keras_hub.tokenizers.Tokenizer):
     """
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("dtype", "int32")
-        super().__init__(**kwargs)
-        self.pad_token_id = 0
-        self.start_token_id = None
-        self.end_token_id = None
-
-    def vocabulary_size(self):
-        return len(TEXT8_ALPHABET)
-
-    def get_vocabulary(self):
-        return list(TEXT8_ALPHABET)
-
-    def id_to_token(self, id):
-        if not 0 <= id < len(TEXT8_ALPHABET):
-            raise ValueError(f"`id` must be in [0, {len(TEXT8_ALPHABET)}), got {id}")
-        return TEXT8_ALPHABET[id]
-
-    def token_to_id(self, token):
-        if token not in TEXT8_ALPHABET or len(token) != 1:
-            raise ValueError(f"{token!r} is not in the text8 alphabet {TEXT8_ALPHABET!r}")
-        return TEXT8_ALPHABET.index(token)
-
-    def save_assets(self, dir_path):
-        """Nothing to save: the alphabet is fixed."""
-
-    def load_preset_assets(self, preset):
-        """Nothing to load: the alphabet is fixed."""
-
-    @property
-    def special_token_ids(self):
-        return []
+        super().__init__(list(TEXT8_ALPHABET), pad_token_id=0, **kwargs)
 
     def tokenize(self, inputs):
         if self._use_tf_workflow():
@@ -80,15 +50,9 @@ class Text8Tokenizer(keras_hub.tokenizers.Tokenizer):
     def detokenize(self, inputs):
         if self._use_tf_workflow():
             return self._detokenize_tf(inputs)
-        rows, batched = as_rows(inputs)
-        for row in rows:
-            if row and not 0 <= min(row) <= max(row) < len(TEXT8_ALPHABET):
-                raise ValueError(f"text8 token ids must lie in [0, 26], got {row}")
+        rows, batched = self.check_ids(inputs)
         texts = ["".join(TEXT8_ALPHABET[i] for i in row) for row in rows]
         return texts if batched else texts[0]
-
-    def call(self, inputs, *args, training=None, **kwargs):
-        return self.tokenize(inputs)
 
     def _tokenize_tf(self, inputs):
         import tensorflow as tf

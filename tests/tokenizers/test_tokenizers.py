@@ -120,5 +120,5 @@ def test_midi_event_tokenizer_on_bach():
     assert tokenizer.vocabulary_size() == 388 and len(set(tokenizer.get_vocabulary())) == 388
     with pytest.raises(TypeError, match="list of Note"):
         tokenizer("C4")
-    with pytest.raises(ValueError, match="not a MIDI event name"):
+    with pytest.raises(ValueError, match="is not a token of MidiEventTokenizer"):
         tokenizer.token_to_id("NOTE_ON_200")
