@@ -93,8 +93,7 @@ class MixerBackbone(keras_hub.models.Backbone):
 
         graph = keras.models.clone_model(backbone, clone_function=lambda layer: layer,
                                          call_function=call)
-        super().__init__(inputs=graph.inputs if len(graph.inputs) > 1 else graph.input,
-                         outputs=graph.outputs[0], dtype=dtype, **kwargs)
+        super().__init__(inputs=graph.input, outputs=graph.output, dtype=dtype, **kwargs)
 
         # === Config ===
         self.backbone_config = _complete_config(backbone)
