@@ -18,12 +18,26 @@ _META_TAG = "_keras_wavegpt_meta_parameter"
 
 
 def is_meta_parameter(variable):
-    """True for the logit of an adaptive `BoundedParameter`."""
+    """Whether `variable` is the logit of an adaptive `BoundedParameter`.
+
+    Args:
+        variable: `keras.Variable`.
+
+    Returns:
+        bool.
+    """
     return bool(getattr(variable, _META_TAG, False))
 
 
 def meta_parameters(model):
-    """`{path: BoundedParameter}` of every adaptive bounded parameter in `model`."""
+    """Every adaptive bounded parameter in a model, by its logit's path.
+
+    Args:
+        model: `keras.Model` or `keras.layers.Layer`. Searched recursively.
+
+    Returns:
+        dict mapping each logit's variable path to its `BoundedParameter`.
+    """
     return {
         layer.logit.path: layer
         for layer in model._flatten_layers(include_self=True, recursive=True)

@@ -7,17 +7,29 @@ from keras_wavegpt.layers.mixer_chain import receptive_field
 
 
 def initial_cache(layer, batch, length, hidden_dim, dtype):
-    """The layer's own streaming state where it has one (`streaming`: the
-    fixed Haar layer's running sums), else room for its past inputs
-    `(B, length, E)`."""
+    """The cache that `call_with_cache` starts from for one layer.
+
+    A layer with its own streaming state (`streaming`: the fixed Haar
+    layer's running sums, the EMA's last values) makes it; any other layer
+    gets room for its past inputs.
+
+    Args:
+        layer: `keras.layers.Layer`. A causal `(B, T, E) -> (B, T, E)` layer.
+        batch: int. The batch size.
+        length: int. The longest sequence the cache holds.
+        hidden_dim: int. E, the stream's width.
+        dtype: str. The cache's dtype.
+
+    Returns:
+        The layer's state, or zeros of shape `(batch, length, hidden_dim)`.
+    """
     if getattr(layer, "streaming", False):
         return layer.initial_cache(batch, length)
     return ops.zeros((batch, length, hidden_dim), dtype=dtype)
 
 
 def call_with_cache(layer, x, cache, index):
-    """A causal layer's output for `x` `(B, L, E)` placed at `index`, and its
-    updated cache (`initial_cache`).
+    """A causal layer's output for `x` placed at `index`, and its new cache.
 
     A whole sequence (the prompt pass, `L` = the cache's length) runs as is.
     One token runs the layer over the last `receptive_field` cached inputs
@@ -26,6 +38,16 @@ def call_with_cache(layer, x, cache, index):
     position), which reads exactly what the full pass reads at that
     position: the layer is causal, and inputs before the window are beyond
     its reach.
+
+    Args:
+        layer: `keras.layers.Layer`. A causal `(B, T, E) -> (B, T, E)` layer.
+        x: tensor of shape `(B, L, E)`. One token (`L = 1`) or the whole
+            sequence.
+        cache: the cache from `initial_cache` or from the previous call.
+        index: int or scalar tensor. The position of `x`'s first step.
+
+    Returns:
+        tuple `(y, cache)`: `y` of shape `(B, L, E)` and the updated cache.
     """
     if getattr(layer, "streaming", False):
         return layer.call_with_cache(x, cache, index)

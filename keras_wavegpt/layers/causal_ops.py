@@ -19,7 +19,14 @@ BLOCK_STEPS = 32
 def processed_channels(num_channels, fraction):
     """Number of channels a mixer processes: `round(fraction * num_channels)`.
 
-    Rounds half up (so 0.5 * 5 gives 3), never to zero.
+    Rounds half up (so 0.5 * 5 gives 3) and refuses to round to zero.
+
+    Args:
+        num_channels: int. The width of the stream.
+        fraction: float. The share of channels processed, in `(0, 1]`.
+
+    Returns:
+        int, between 1 and `num_channels`.
     """
     check_fraction("fraction", fraction)
     n = int(math.floor(fraction * num_channels + 0.5))
@@ -32,22 +39,40 @@ def processed_channels(num_channels, fraction):
 
 
 def split_channels(x, starts, axis=-1):
-    """Split x along its channel axis before each index in `starts` (the first
-    part starts at 0). With no `starts`, [x]: TensorFlow and torch reject an
-    empty list of split points."""
+    """Splits `x` along an axis before each index in `starts`.
+
+    TensorFlow and torch reject an empty list of split points, so no
+    `starts` gives `[x]`.
+
+    Args:
+        x: tensor.
+        starts: list of int. Where each part after the first starts.
+        axis: int. The axis to split. Defaults to `-1` (channels).
+
+    Returns:
+        list of `len(starts) + 1` tensors.
+    """
     return ops.split(x, starts, axis=axis) if starts else [x]
 
 
 def toeplitz(h, rows, cols, shift):
-    """W of shape (c, rows, cols) with W[c, w, t] = h[t + shift - w, c].
+    """Toeplitz matrices of taps: `W[c, w, t] = h[t + shift - w, c]`.
 
-    h: (K, c) in lag order; entries whose lag falls outside [0, K) are 0.
-    With g[i] = h[shift + cols - 1 - i] (the taps from lag shift + cols - 1
+    Entries whose lag falls outside `[0, K)` are 0. With g[i] = h[shift + cols - 1 - i] (the taps from lag shift + cols - 1
     down to shift - rows + 1), W[w, t] = g[w + cols - 1 - t]: a Hankel matrix
     of g, flipped. g is repeated cols + 1 times and read back with a stride
     one longer than its length, so each row starts one tap later: no gather,
     and the gradient is one sum. About c·cols·(rows + cols) floats, so it is
     built along the short side (cols).
+
+    Args:
+        h: tensor of shape `(K, c)`. Taps in lag order.
+        rows: int. Rows of each matrix (input steps).
+        cols: int. Columns of each matrix (output steps).
+        shift: int. The lag of row 0, column 0.
+
+    Returns:
+        tensor of shape `(c, rows, cols)`.
     """
     k, c = h.shape
     length = rows + cols - 1
@@ -62,18 +87,37 @@ def toeplitz(h, rows, cols, shift):
 
 
 def head_steps(x, steps, axis=1):
-    """The first `steps` entries along `axis`, taken by a split, not a strided
-    slice: TensorFlow's gradient of a strided slice (StridedSliceGrad, which
-    fills a zero tensor of the whole input) took about half of the Haar
-    layer's forward-and-backward time on CPU; a split's gradient is a
-    concatenation."""
+    """The first `steps` entries along `axis`, taken by a split.
+
+    Not a strided slice: TensorFlow's gradient of a strided slice
+    (StridedSliceGrad) fills a zero tensor of the whole input, which
+    dominated the Haar layer's backward pass on CPU; a split's gradient is a
+    concatenation.
+
+    Args:
+        x: tensor, with `axis` of known length.
+        steps: int. How many entries to keep.
+        axis: int. The axis to cut. Defaults to `1` (time).
+
+    Returns:
+        tensor, `x` cut to `steps` entries along `axis`.
+    """
     return x if steps == x.shape[axis] else ops.split(x, [steps], axis=axis)[0]
 
 
 def delay(x, steps):
-    """x (B, T, n) delayed by `steps` along time, zeros first: its first
-    `T - steps` entries after `steps` zeros (split, not strided slice, when T
-    is known; see `head_steps`)."""
+    """Delays a stream by `steps` along time, zeros first.
+
+    The output is `steps` zeros followed by the first `T - steps` inputs
+    (cut by a split where T is known; see `head_steps`).
+
+    Args:
+        x: tensor of shape `(B, T, n)`.
+        steps: int. The delay, `0 <= steps <= T`.
+
+    Returns:
+        tensor of shape `(B, T, n)`.
+    """
     time = x.shape[1]
     if time is None:
         return ops.pad(x, [[0, 0], [steps, 0], [0, 0]])[:, : ops.shape(x)[1]]
@@ -81,17 +125,25 @@ def delay(x, steps):
 
 
 def block_causal_conv(x, h, block):
-    """y[c, :, t] = sum_k h[k, c] x[c, :, t - k] as one matrix product per channel.
+    """`y[c, :, t] = sum_k h[k, c] x[c, :, t - k]` as one matrix product per channel.
 
-    x: (c, B, T), channels first, with T known; h: (K, c) in lag order.
     Time is cut into J blocks of `block` steps; output block j reads a
     window of the M + 1 blocks ending with its own (M blocks back reach lag
     K - 1) through a (window, block) Toeplitz matrix of taps. Costs
-    B·T·c·(M + 1)·block multiply-adds instead of B·T·c·K, in dense products,
-    which CPUs run much faster than XLA's or torch's depthwise convolutions;
-    channels first, each is one contiguous batched matmul. Inputs after t
-    meet exact zeros: causal for finite activations (a NaN or inf reaches
-    earlier steps of its block through 0·inf, as through any matrix product).
+    B·T·c·(M + 1)·block multiply-adds instead of B·T·c·K, but in dense
+    products, where XLA's and torch's depthwise convolutions are slow on CPU
+    (`docs/benchmarks.md` has the figures); channels first, each is one
+    contiguous batched matmul. Inputs after t meet exact zeros: causal for
+    finite activations (a NaN or inf reaches earlier steps of its block
+    through 0·inf, as through any matrix product).
+
+    Args:
+        x: tensor of shape `(c, B, T)`, channels first, with T known.
+        h: tensor of shape `(K, c)`. Taps in lag order.
+        block: int. Time steps per block.
+
+    Returns:
+        tensor of shape `(c, B, T)`.
     """
     c, time = x.shape[0], x.shape[2]
     blocks = -(-time // block)
@@ -107,13 +159,20 @@ def block_causal_conv(x, h, block):
 
 
 def running_sum(x, block=BLOCK_STEPS):
-    """ops.cumsum(x, axis=1) for x (B, T, n) with T known, blockwise.
+    """`ops.cumsum(x, axis=1)` for a stream with T known, blockwise.
 
     Within each block of `block` steps the prefix sums are one product with a
     lower-triangular matrix of ones; each block then adds the total of the
     blocks before it (a cumulative sum over T / block steps). Still O(T) work
     per channel for a fixed block, but dense products where TensorFlow's and
     XLA's CPU scans along a middle axis are slow.
+
+    Args:
+        x: tensor of shape `(B, T, n)`, with T known.
+        block: int. Time steps per block. Defaults to `BLOCK_STEPS` (32).
+
+    Returns:
+        tensor of shape `(B, T, n)`: the sums of the inputs up to each step.
     """
     time, n = x.shape[1], x.shape[2]
     block = min(block, time)
@@ -131,12 +190,19 @@ def running_sum(x, block=BLOCK_STEPS):
 
 
 def fft_causal_conv(x, h, time):
-    """y[c, :, t] = sum_k h[k, c] x[c, :, t - k] via a zero-padded float32 FFT.
+    """`y[c, :, t] = sum_k h[k, c] x[c, :, t - k]` via a zero-padded float32 FFT.
 
-    x: (c, B, T), channels first; h: (K, c) in lag order. Padding to
-    >= T + K - 1 makes the circular convolution linear, so nothing wraps from
-    the end to the start; future samples still reach the past through
-    round-off (~1e-7 relative).
+    Padding to `>= T + K - 1` makes the circular convolution linear, so
+    nothing wraps from the end to the start; future samples still reach the
+    past through round-off (~1e-7 relative).
+
+    Args:
+        x: tensor of shape `(c, B, T)`, channels first.
+        h: tensor of shape `(K, c)`. Taps in lag order.
+        time: int. T, the number of output steps.
+
+    Returns:
+        tensor of shape `(c, B, T)`.
     """
     size = 1 << (time + h.shape[0] - 2).bit_length()
     xr, xi = ops.rfft(x, size)  # (c, B, F)

@@ -72,6 +72,15 @@ def kernel_schedule(num_channels, max_kernel=512, fraction=0.5, schedule="dyadic
     - `"linear"`: `f` grows linearly from 2 to `max_kernel`, rounded to the
       nearest integer (a single processed channel gets 2).
 
+    Args:
+        num_channels: int. E, the width of the stream.
+        max_kernel: int. The longest kernel. Defaults to `512`.
+        fraction: float. The share of channels processed, in `(0, 1]`.
+            Defaults to `0.5`.
+        schedule: str. `"dyadic"` or `"linear"`. Defaults to `"dyadic"`.
+        levels: tuple of int or `None`. The dyadic levels to keep; `None`
+            keeps `1..log2(max_kernel)`. Defaults to `None`.
+
     Returns:
         numpy int64 array of shape `(num_channels,)`.
 

@@ -6,8 +6,15 @@ from keras_wavegpt.utils.validation import check_stream
 
 
 def receptive_field(layer):
-    """A mixer's `receptive_field` (see `CausalWavelet.receptive_field`):
-    1 for an identity, `None` (the whole past) for a layer that does not say."""
+    """How many steps back a mixer reads (see `CausalWavelet.receptive_field`).
+
+    Args:
+        layer: `keras.layers.Layer`. A causal mixer.
+
+    Returns:
+        int, the steps including the present: 1 for an identity; `None` (the
+        whole past) for a layer that does not say.
+    """
     if isinstance(layer, keras.layers.Identity):
         return 1
     return getattr(layer, "receptive_field", None)

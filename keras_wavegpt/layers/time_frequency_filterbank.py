@@ -30,6 +30,17 @@ def filterbank_activation_size(batch, time, channels, num_filters=144, fraction=
     backward pass (before and after the analysis nonlinearity), three with
     `adaptive=True` (the weighted representation too); lower `fraction` or
     `num_filters` to shrink it.
+
+    Args:
+        batch: int. The batch size.
+        time: int. The sequence length.
+        channels: int. E, the stream's width.
+        num_filters: int. Filters per processed channel. Defaults to `144`.
+        fraction: float. The share of channels processed, in `(0, 1]`.
+            Defaults to `0.5`.
+
+    Returns:
+        int, the number of floats.
     """
     return batch * time * processed_channels(channels, fraction) * num_filters
 

@@ -44,9 +44,18 @@ PRESETS = {
 
 
 def gpt_preset(name):
-    """Architecture arguments of the preset `name` (a fresh dict).
+    """Architecture arguments of a named preset, for `build_gpt`.
 
-    Example: `build_gpt(vocabulary_size=27, mixer="haar", **gpt_preset("small"))`.
+    Args:
+        name: str. One of `PRESETS` (`"tiny"`, `"small"`, ...).
+
+    Returns:
+        A fresh dict of `build_gpt` arguments.
+
+    Example:
+
+    >>> gpt_preset("tiny")["num_layers"]
+    2
     """
     if name not in PRESETS:
         raise ValueError(f"Unknown preset {name!r}; accepted values: {tuple(PRESETS)}")
@@ -122,12 +131,31 @@ def build_gpt(
 
 
 def causal_lm_from_gpt(model, preprocessor=None, **gpt_kwargs):
-    """A `WaveletGPTCausalLM` holding the weights of `model`, a GPT that
-    `build_gpt(**gpt_kwargs)` builds (a trained one, or one loaded from a
-    `.keras` checkpoint): for `generate()`, `score()` and `save_to_preset`.
+    """A `WaveletGPTCausalLM` holding the weights of a functional GPT.
 
-    Example: `causal_lm_from_gpt(model, vocabulary_size=27, mixer="haar",
-    **gpt_preset("small")).save_to_preset("my_preset")`.
+    For `generate()`, `score()` and `save_to_preset` on a model trained (or
+    loaded from a `.keras` checkpoint) as `build_gpt` builds it.
+
+    Args:
+        model: `keras.Model`. A GPT that `build_gpt(**gpt_kwargs)` builds.
+        preprocessor: `WaveletGPTCausalLMPreprocessor` or `None`. Defaults to
+            `None`.
+        **gpt_kwargs: the `build_gpt` arguments `model` was built with,
+            mixer arguments included.
+
+    Returns:
+        A `WaveletGPTCausalLM` with `model`'s weights.
+
+    Raises:
+        ValueError: a layer of the causal LM is missing from `model` or has
+            weights of other shapes.
+
+    Example:
+
+    >>> kwargs = dict(vocabulary_size=27, mixer="haar", **gpt_preset("tiny"))
+    >>> lm = causal_lm_from_gpt(build_gpt(**kwargs), **kwargs)
+    >>> lm.backbone.num_layers
+    2
     """
     from keras_wavegpt.models.wavelet_gpt_causal_lm import WaveletGPTCausalLM
 
@@ -180,8 +208,16 @@ def decoder_stack(
     **mixer_kwargs,
 ):
     """The trunk of the token models: embedding, then `block_stack`.
-    Symbolic `tokens (B, T)` -> `(B, T, hidden_dim)`; arguments as
-    `build_gpt`'s, checked here."""
+
+    Args:
+        tokens: symbolic int tensor of shape `(B, T)`.
+        vocabulary_size, max_sequence_length, num_layers, hidden_dim,
+            num_heads, intermediate_dim, head_hidden_dim, mixer, dropout,
+            **mixer_kwargs: as `build_gpt`'s (checked here).
+
+    Returns:
+        symbolic tensor of shape `(B, T, hidden_dim)`.
+    """
     check_positive_ints(vocabulary_size=vocabulary_size, hidden_dim=hidden_dim,
                         head_hidden_dim=head_hidden_dim)
     x = GPTEmbedding(
@@ -197,11 +233,21 @@ def decoder_stack(
 
 def block_stack(x, max_sequence_length, num_layers, num_heads, intermediate_dim,
                 mixer="none", dropout=0.0, causal=True, **mixer_kwargs):
-    """`num_layers` pre-LN Transformer blocks with the mixer in the gaps (or
-    in the blocks), then a final LayerNorm: `(B, T, E)` -> `(B, T, E)`.
+    """Pre-LayerNorm Transformer blocks with the mixer, then a LayerNorm.
 
-    `causal=False` makes the attention bidirectional (an encoder, as the
-    Audio Transformer's); the mixers stay causal filters either way.
+    Gap mixers go between blocks, block mixers inside them (see
+    `decoder_blocks`).
+
+    Args:
+        x: symbolic tensor of shape `(B, T, E)`.
+        max_sequence_length, num_layers, num_heads, intermediate_dim, mixer,
+            dropout, **mixer_kwargs: as `build_gpt`'s.
+        causal: bool. `False` makes the attention bidirectional (an encoder,
+            as the Audio Transformer's); the mixers stay causal filters
+            either way. Defaults to `True`.
+
+    Returns:
+        symbolic tensor of shape `(B, T, E)`.
     """
     blocks, mixers = decoder_blocks(max_sequence_length, num_layers, num_heads,
                                     intermediate_dim, x.shape[-1], mixer=mixer, dropout=dropout,

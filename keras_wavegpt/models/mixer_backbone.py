@@ -151,9 +151,23 @@ def _complete_config(backbone):
 
 
 def add_mixers(backbone, mixer, max_sequence_length=None, **mixer_kwargs):
-    """`MixerBackbone(backbone, mixer, mixer_config=mixer_kwargs)`: `mixer`
-    between the transformer layers of a keras_hub decoder `backbone`, with
-    the same weights.
+    """Puts a gap mixer between the transformer layers of a keras_hub backbone.
+
+    Shorthand for `MixerBackbone(backbone, mixer, mixer_config=mixer_kwargs)`;
+    the result shares every weight of `backbone`.
+
+    Args:
+        backbone: `keras_hub.models.Backbone`. A decoder backbone such as
+            `GPT2Backbone` or `LlamaBackbone`.
+        mixer: str. A registered gap mixer's name or a chain
+            (`"haar+canon"`).
+        max_sequence_length: int or `None`. The longest input, which sets the
+            wavelet mixers' default `max_kernel`; `None` reads it from the
+            backbone where it has one. Defaults to `None`.
+        **mixer_kwargs: the mixer's arguments.
+
+    Returns:
+        A `MixerBackbone`.
 
     Example:
 

@@ -11,15 +11,33 @@ from keras_wavegpt.utils.validation import check_number, check_positive_ints
 
 def decoder_blocks(max_sequence_length, num_layers, num_heads, intermediate_dim, hidden_dim,
                    mixer="none", dropout=0.0, causal=True, dtype=None, **mixer_kwargs):
-    """The layers of the block stack: `(blocks, mixers)`, `mixers[i]` going
-    before `blocks[i]` (`None` where there is none: before the first block,
-    and everywhere for a block mixer, which lives in the blocks' slots).
+    """The layers of the block stack, each block with the mixer before it.
 
     A gap mixer sits after block `l` and before block `l + 1`; each gap gets
     its own layer named `mixer_<l + 1>`. Blocks are keras_hub's
     `TransformerDecoder` (`TransformerEncoder` with `causal=False`) with
     `normalize_first=True`, or the equivalent `DSPDecoderBlock` for a block
     mixer.
+
+    Args:
+        max_sequence_length: int. The longest input.
+        num_layers: int. Number of blocks.
+        num_heads: int. Attention heads; must divide `hidden_dim`.
+        intermediate_dim: int. Hidden width of each block's MLP.
+        hidden_dim: int. E, the width of the stream.
+        mixer: str. A registered mixer name or chain. Defaults to `"none"`.
+        dropout: float. Dropout rate inside the blocks. Defaults to `0.0`.
+        causal: bool. Causal attention (decoder) or not (encoder). Defaults
+            to `True`.
+        dtype: str, `keras.DTypePolicy` or `None`. The layers' dtype policy.
+            Defaults to `None`.
+        **mixer_kwargs: the mixer's arguments.
+
+    Returns:
+        tuple `(blocks, mixers)` of two lists of `num_layers` layers;
+        `mixers[i]` goes before `blocks[i]` and is `None` where there is
+        none (before the first block, and everywhere for a block mixer,
+        which lives in the blocks' slots).
     """
     check_positive_ints(max_sequence_length=max_sequence_length, num_layers=num_layers,
                    num_heads=num_heads, intermediate_dim=intermediate_dim)
@@ -50,9 +68,19 @@ def decoder_blocks(max_sequence_length, num_layers, num_heads, intermediate_dim,
 
 
 def apply_blocks(x, blocks, mixers, padding_mask=None):
-    """`x (B, T, E)` through each gap mixer and block in turn. `padding_mask`
-    `(B, T)` hides padded keys from attention; the mixers are causal, so
-    right padding never reaches an earlier position."""
+    """Runs a stream through each gap mixer and block in turn.
+
+    Args:
+        x: tensor of shape `(B, T, E)`.
+        blocks: list of layers. From `decoder_blocks`.
+        mixers: list of layers or `None`. From `decoder_blocks`.
+        padding_mask: tensor of shape `(B, T)` or `None`. Hides padded keys
+            from attention; the mixers are causal, so right padding never
+            reaches an earlier position. Defaults to `None`.
+
+    Returns:
+        tensor of shape `(B, T, E)`.
+    """
     for block, mixer in zip(blocks, mixers):
         if mixer is not None:
             x = mixer(x)  # (B, T, E)
@@ -61,8 +89,19 @@ def apply_blocks(x, blocks, mixers, padding_mask=None):
 
 
 def call_block(block, x, padding_mask=None):
-    """One block on `x (B, T, E)`, its padding mask under the name the
-    block's class takes (keras_hub's decoder: `decoder_padding_mask`)."""
+    """Calls one block, its padding mask under the name its class takes.
+
+    keras_hub's decoder takes `decoder_padding_mask`, the others
+    `padding_mask`.
+
+    Args:
+        block: `keras.layers.Layer`. A Transformer block.
+        x: tensor of shape `(B, T, E)`.
+        padding_mask: tensor of shape `(B, T)` or `None`. Defaults to `None`.
+
+    Returns:
+        tensor of shape `(B, T, E)`.
+    """
     if padding_mask is None:
         return block(x)
     if isinstance(block, keras_hub.layers.TransformerDecoder):

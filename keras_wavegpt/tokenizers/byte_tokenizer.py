@@ -22,6 +22,10 @@ class ByteTokenizer(FixedVocabularyTokenizer):
     Runs in plain Python on strings and lists of strings (eager use,
     `generate("text")`) and with TensorFlow ops inside `tf.data`.
 
+    Args:
+        **kwargs: standard layer arguments (`name`, `dtype`); `dtype`, the
+            ids' dtype, defaults to `"int32"`.
+
     Example:
 
     >>> tokenizer = ByteTokenizer()

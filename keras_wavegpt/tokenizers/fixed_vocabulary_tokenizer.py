@@ -45,8 +45,18 @@ class FixedVocabularyTokenizer(keras_hub.tokenizers.Tokenizer):
         return self._ids[token]
 
     def check_ids(self, inputs):
-        """`(rows of ids, batched)` from ids in any shape `detokenize`
-        takes; a `ValueError` for an id outside the vocabulary."""
+        """Reads ids in any shape `detokenize` takes, refusing unknown ids.
+
+        Args:
+            inputs: an int, a list, a list of lists, or an array or tensor
+                of rank 0 to 2.
+
+        Returns:
+            tuple `(rows, batched)`, as `inputs.as_rows` gives.
+
+        Raises:
+            ValueError: an id lies outside the vocabulary.
+        """
         rows, batched = as_rows(inputs)
         top = len(self._vocabulary) - 1
         for row in rows:

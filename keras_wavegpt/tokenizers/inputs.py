@@ -5,9 +5,18 @@ import numpy as np
 
 
 def as_strings(inputs, tokenizer, keep_bytes=False):
-    """(list of str, batched) from a str, bytes, list/array of them, or a
-    string tensor; `bytes` stay bytes with `keep_bytes`. `tokenizer` names
-    the caller in the error for other types."""
+    """The texts of a tokenizer's input, as a list.
+
+    Args:
+        inputs: a str, bytes, a list or array of them, or a string tensor.
+        tokenizer: str. The caller's name, for the error on other types.
+        keep_bytes: bool. Whether `bytes` stay bytes (else they are read as
+            UTF-8). Defaults to `False`.
+
+    Returns:
+        tuple `(texts, batched)`: a list of str (or bytes), and whether
+        `inputs` was a batch.
+    """
     if hasattr(inputs, "numpy") and not isinstance(inputs, np.ndarray):
         inputs = inputs.numpy()
     if isinstance(inputs, np.ndarray):
@@ -25,8 +34,16 @@ def as_strings(inputs, tokenizer, keep_bytes=False):
 
 
 def as_rows(inputs):
-    """(list of lists of int, batched) from ids: an int, a list, a list of
-    lists, or an array or tensor of rank 0-2."""
+    """The rows of token ids a `detokenize` call was given.
+
+    Args:
+        inputs: an int, a list, a list of lists, or an array or tensor of
+            rank 0 to 2.
+
+    Returns:
+        tuple `(rows, batched)`: a list of lists of int, and whether
+        `inputs` was a batch.
+    """
     if not isinstance(inputs, (int, np.integer, list, tuple)):
         inputs = keras.ops.convert_to_numpy(inputs).tolist()
     if isinstance(inputs, (int, np.integer)):

@@ -28,6 +28,10 @@ class MidiEventTokenizer(FixedVocabularyTokenizer):
     tokenizer runs in plain Python only, not inside `tf.data`; a preset
     carries it so that a model's vocabulary stays named.
 
+    Args:
+        **kwargs: standard layer arguments (`name`, `dtype`); `dtype`, the
+            ids' dtype, defaults to `"int32"`.
+
     Example:
 
     >>> from keras_wavegpt.data.midi import Note

@@ -18,6 +18,10 @@ class MuLawTokenizer(FixedVocabularyTokenizer):
     text, so this tokenizer runs in plain Python only, not inside `tf.data`;
     a preset carries it so that `generate(waveform)` returns a waveform.
 
+    Args:
+        **kwargs: standard layer arguments (`name`, `dtype`); `dtype`, the
+            ids' dtype, defaults to `"int32"`.
+
     Example:
 
     >>> tokenizer = MuLawTokenizer()

@@ -26,6 +26,10 @@ class Text8Tokenizer(FixedVocabularyTokenizer):
     Runs in plain Python on strings and lists of strings (eager use,
     `generate("text")`) and with TensorFlow ops inside `tf.data`.
 
+    Args:
+        **kwargs: standard layer arguments (`name`, `dtype`); `dtype`, the
+            ids' dtype, defaults to `"int32"`.
+
     Example:
 
     >>> tokenizer = Text8Tokenizer()
@@ -72,7 +76,14 @@ class Text8Tokenizer(FixedVocabularyTokenizer):
 
 
 def normalize(text):
-    """text8's normalisation, keeping leading and trailing spaces."""
+    """text8's normalisation, keeping leading and trailing spaces.
+
+    Args:
+        text: str.
+
+    Returns:
+        str of `a..z` and single spaces.
+    """
     text = text.lower()
     for digit, word in enumerate(_DIGIT_WORDS):
         text = text.replace(str(digit), f" {word} ")

@@ -13,9 +13,16 @@ import keras
 
 
 def check_int(name, value, minimum=1, allow_none=False):
-    """`value` is an integer (numpy integers too) `>= minimum`.
+    """Checks that `value` is an integer (numpy integers too) `>= minimum`.
 
-    Returns it as a Python `int` (or `None` where `allow_none`).
+    Args:
+        name: str. The argument's name, for the message.
+        value: the value to check.
+        minimum: int. The smallest accepted value. Defaults to `1`.
+        allow_none: bool. Whether `None` is accepted. Defaults to `False`.
+
+    Returns:
+        `value` as a Python `int`, or `None` where `allow_none`.
     """
     if value is None and allow_none:
         return None
@@ -28,15 +35,32 @@ def check_int(name, value, minimum=1, allow_none=False):
 
 
 def check_positive_ints(**values):
-    """`check_int(name, value)` for each argument: every value an integer >= 1."""
+    """Checks that every keyword argument is an integer `>= 1`.
+
+    Args:
+        **values: each argument's name and value, as in `check_int`.
+    """
     for name, value in values.items():
         check_int(name, value)
 
 
 def check_number(name, value, low=None, high=None, low_open=False, high_open=False):
-    """`value` is a finite real number in the interval `low..high` (either
-    end `None` for unbounded; `*_open` leaves that end out). Returns it as a
-    Python `float`."""
+    """Checks that `value` is a finite real number in `low..high`.
+
+    Args:
+        name: str. The argument's name, for the message.
+        value: the value to check.
+        low: float or `None`. The lower end; `None` for unbounded. Defaults
+            to `None`.
+        high: float or `None`. The upper end; `None` for unbounded. Defaults
+            to `None`.
+        low_open: bool. Whether `low` itself is refused. Defaults to `False`.
+        high_open: bool. Whether `high` itself is refused. Defaults to
+            `False`.
+
+    Returns:
+        `value` as a Python `float`.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a number, got {value!r}")
     if not math.isfinite(value):
@@ -53,27 +77,62 @@ def check_number(name, value, low=None, high=None, low_open=False, high_open=Fal
 
 
 def check_fraction(name, value):
-    """`value` is a number in `(0, 1]`: the share of channels a layer processes."""
+    """Checks that `value` is a number in `(0, 1]`.
+
+    The share of channels a layer processes is such a fraction.
+
+    Args:
+        name: str. The argument's name, for the message.
+        value: the value to check.
+
+    Returns:
+        `value` as a Python `float`.
+    """
     return check_number(name, value, 0.0, 1.0, low_open=True)
 
 
 def check_bool(name, value):
-    """`value` is a bool (an integer 0 or 1 is not)."""
+    """Checks that `value` is a bool (an integer 0 or 1 is not).
+
+    Args:
+        name: str. The argument's name, for the message.
+        value: the value to check.
+
+    Returns:
+        `value`.
+    """
     if not isinstance(value, bool):
         raise TypeError(f"`{name}` must be a bool, got {value!r}")
     return value
 
 
 def check_choice(name, value, choices):
-    """`value` is one of `choices`."""
+    """Checks that `value` is one of `choices`.
+
+    Args:
+        name: str. The argument's name, for the message.
+        value: the value to check.
+        choices: iterable. The accepted values, listed in the message.
+
+    Returns:
+        `value`.
+    """
     if value not in choices:
         raise ValueError(f"Unknown `{name}` {value!r}; accepted values: {tuple(choices)}")
     return value
 
 
 def check_stream(layer, shape):
-    """`shape` is a residual stream's: `(batch, time, channels)` with the
-    channels known, which a layer needs to build its weights."""
+    """Checks that `shape` is a residual stream's, for a layer's `build`.
+
+    A stream is `(batch, time, channels)` with the channels known, which a
+    layer needs to create its weights.
+
+    Args:
+        layer: `keras.layers.Layer`. The layer being built, named in the
+            message.
+        shape: tuple. The input shape given to `build`.
+    """
     if len(shape) != 3:
         raise ValueError(
             f"{layer.__class__.__name__} expects inputs of shape (batch, time, "
@@ -87,7 +146,15 @@ def check_stream(layer, shape):
 
 
 def check_float_input(layer, x):
-    """`x` holds floating-point activations (token ids go to an embedding)."""
+    """Checks that `x` holds floating-point activations.
+
+    Token ids belong in an embedding, not in a mixer.
+
+    Args:
+        layer: `keras.layers.Layer`. The layer being called, named in the
+            message.
+        x: tensor. The layer's input.
+    """
     dtype = keras.backend.standardize_dtype(x.dtype)
     if "float" not in dtype:
         raise TypeError(
