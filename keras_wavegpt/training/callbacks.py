@@ -16,6 +16,9 @@ class StepTimer(keras.callbacks.Callback):
 
     `seconds_per_step()` is the median over the steps after the first
     `skip` (which include tracing and compilation).
+
+    Args:
+        skip: int. Steps left out of the median. Defaults to `5`.
     """
 
     def __init__(self, skip=5):
@@ -36,8 +39,11 @@ class StepTimer(keras.callbacks.Callback):
 
 
 class LearningRateLogger(keras.callbacks.Callback):
-    """Adds the optimizer's current learning rate to each epoch's logs, so
-    CSV and TensorBoard logs show the schedule actually used."""
+    """Adds the optimizer's current learning rate to each epoch's logs.
+
+    CSV and TensorBoard logs then show the schedule actually used. It takes
+    no arguments.
+    """
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

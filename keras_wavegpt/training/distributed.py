@@ -24,6 +24,13 @@ def virtual_cpu_devices(count):
 
     Call before the backend runs any computation (at the top of a script).
     JAX: the `jax_num_cpu_devices` option; TensorFlow: logical CPU devices.
+
+    Args:
+        count: int. The number of devices.
+
+    Raises:
+        ValueError: the backend is PyTorch.
+        RuntimeError: the backend already set up its devices.
     """
     check_int("count", count)
     backend = keras.backend.backend()
@@ -57,17 +64,27 @@ def virtual_cpu_devices(count):
 
 def initialize_processes(coordinator_address, num_processes, process_id,
                          timeout_seconds=120):
-    """Join a multi-process JAX job (one process per host, or several on one
-    host): every process calls this with the same `coordinator_address`
-    (`host:port` of process 0) and `num_processes`, and its own
-    `process_id`, before the backend runs anything. Afterwards
+    """Joins a multi-process JAX job (one process per host, or several on one).
+
+    Every process calls this before the backend runs anything. Afterwards
     `keras.distribution.list_devices()` lists every process's devices and
     `data_parallel` splits each global batch over all of them.
 
-    Raises `ValueError` for a backend other than JAX or inconsistent
-    arguments, and `RuntimeError` when the coordinator does not answer
-    within `timeout_seconds` (a wrong address, or processes started with
-    different `num_processes`).
+    Args:
+        coordinator_address: str. `host:port` of process 0, the same in
+            every process.
+        num_processes: int. The number of processes, at least 2, the same in
+            every process.
+        process_id: int. This process's place, `0 <= process_id <
+            num_processes`.
+        timeout_seconds: int. How long to wait for the coordinator. Defaults
+            to `120`.
+
+    Raises:
+        ValueError: the backend is not JAX, or the arguments disagree with
+            each other or with the job.
+        RuntimeError: the coordinator does not answer within
+            `timeout_seconds` (a wrong address, or process 0 not started).
     """
     check_int("num_processes", num_processes, minimum=2)
     check_processes(coordinator_address, num_processes, process_id)
@@ -106,9 +123,20 @@ def initialize_processes(coordinator_address, num_processes, process_id,
 
 
 def check_processes(coordinator_address, num_processes, process_id):
-    """Raise `ValueError` (or `TypeError`) unless the settings describe this
-    process's place in a job: one process, or several on JAX with a
-    `host:port` address and `process_id < num_processes`."""
+    """Checks that the settings describe this process's place in a job.
+
+    One process always qualifies; several need JAX, a `host:port` address
+    and `process_id < num_processes`.
+
+    Args:
+        coordinator_address: str or `None`. `host:port` of process 0.
+        num_processes: int. The number of processes.
+        process_id: int. This process's place.
+
+    Raises:
+        TypeError: a count is not an integer.
+        ValueError: the settings are inconsistent or the backend is not JAX.
+    """
     check_int("num_processes", num_processes)
     check_int("process_id", process_id, minimum=0)
     if num_processes == 1:
@@ -155,9 +183,20 @@ def _wait_for_coordinator(address, process_id, num_processes, timeout_seconds):
 
 
 def process_shard(dataset, process_id, num_processes):
-    """This process's rows of every batch of `dataset`: the `process_id`-th of
-    `num_processes` equal slices along the first axis of each tensor of a
-    batch, so the processes together see exactly the global batch."""
+    """This process's rows of every batch of a dataset.
+
+    Each tensor of a batch is cut into `num_processes` equal slices along
+    its first axis and this process keeps the `process_id`-th, so the
+    processes together see exactly the global batch.
+
+    Args:
+        dataset: `tf.data.Dataset` of batches (tuples of tensors).
+        process_id: int. This process's place.
+        num_processes: int. The number of processes.
+
+    Returns:
+        `tf.data.Dataset`; `dataset` itself for one process.
+    """
     if num_processes == 1:
         return dataset
     tf = tensorflow()
@@ -171,11 +210,21 @@ def process_shard(dataset, process_id, num_processes):
 
 @contextlib.contextmanager
 def data_parallel(batch_size):
-    """Build, compile and fit inside this context to split every batch over
-    all devices. Yields the number of devices (replicas).
+    """A context that splits every batch over all devices.
 
-    Raises `ValueError` on PyTorch, with fewer than two devices, or when the
-    global `batch_size` does not split evenly.
+    Build, compile and fit inside it: JAX uses
+    `keras.distribution.DataParallel`, TensorFlow `MirroredStrategy`.
+
+    Args:
+        batch_size: int. The global batch size, a multiple of the number of
+            devices.
+
+    Yields:
+        int, the number of devices (replicas).
+
+    Raises:
+        ValueError: the backend is PyTorch, there are fewer than two
+            devices, or `batch_size` does not split evenly.
     """
     check_data_parallel_backend()
     if keras.backend.backend() == "jax":
@@ -224,9 +273,9 @@ def _check_split(devices, batch_size):
 
 
 def gpt_layout_map(device_mesh, model_axis="model"):
-    """A `keras.distribution.LayoutMap` that shards `build_gpt`'s weights over
-    the `model_axis` of `device_mesh` (tensor parallelism, Megatron-style):
-    attention heads, the feed-forward and head hidden units, and the token
+    """Tensor parallelism (Megatron-style) for `build_gpt`'s weights.
+
+    Attention heads, the feed-forward and head hidden units, and the token
     embedding's width are split; norms, biases of the output projections,
     position embeddings and the mixers' weights are replicated.
 
@@ -237,6 +286,14 @@ def gpt_layout_map(device_mesh, model_axis="model"):
         model = build_gpt(...)  # then compile and fit as usual
 
     `keras.distribution` runs model parallelism on JAX.
+
+    Args:
+        device_mesh: `keras.distribution.DeviceMesh`.
+        model_axis: str. The mesh axis the weights are split over. Defaults
+            to `"model"`.
+
+    Returns:
+        A `keras.distribution.LayoutMap`.
     """
     m = model_axis
     layout = keras.distribution.LayoutMap(device_mesh)  # keys: regexes on whole paths

@@ -21,10 +21,16 @@ def _flag_value(choice):
 
 
 def define_training_flags(default_out_dir, default_variants="none,haar"):
-    """Define one flag per `TrainConfig` field, plus `--variant` (call once,
-    at import of a script). `default_out_dir` and `default_variants` are the
-    script's own defaults of `--out_dir` and `--variants`. A script lists
-    them in its `--help` with `flags.adopt_module_key_flags` of this module."""
+    """Defines one flag per `TrainConfig` field, plus `--variant`.
+
+    Call once, at import of a script. A script lists these flags in its
+    `--help` with `flags.adopt_module_key_flags` of this module.
+
+    Args:
+        default_out_dir: str. The script's default `--out_dir`.
+        default_variants: str. The script's default `--variants`, comma
+            separated. Defaults to `"none,haar"`.
+    """
     defaults = {"out_dir": default_out_dir, "variants": default_variants}
     for field in dataclasses.fields(TrainConfig):
         meta = field.metadata
@@ -67,7 +73,18 @@ def define_language_model_flags():
 
 
 def train_config_from_flags(values):
-    """A validated `TrainConfig` from parsed flag values (`absl.flags.FLAGS`)."""
+    """A validated `TrainConfig` from parsed flag values.
+
+    Args:
+        values: `absl.flags.FLAGS` (or any object with one attribute per
+            flag that `define_training_flags` defines).
+
+    Returns:
+        A `TrainConfig`.
+
+    Raises:
+        ValueError: a setting is out of range or a variant is unknown.
+    """
     settings = {}
     for field in dataclasses.fields(TrainConfig):
         value = getattr(values, field.name)

@@ -199,8 +199,19 @@ class MetaOptimizer(keras.optimizers.Optimizer):
 
 
 def meta_optimizer_for(model, optimizer, **meta_kwargs):
-    """`MetaOptimizer(optimizer, **meta_kwargs)` if `model` has adaptive
-    hyperparameters, else `optimizer` unchanged."""
+    """The optimizer a model needs: a `MetaOptimizer` if it has adaptive
+    hyperparameters.
+
+    Args:
+        model: `keras.Model`.
+        optimizer: `keras.optimizers.Optimizer`. The optimizer of the
+            ordinary weights.
+        **meta_kwargs: `MetaOptimizer` arguments.
+
+    Returns:
+        `MetaOptimizer(optimizer, **meta_kwargs)` if `model` has adaptive
+        bounded parameters, else `optimizer` unchanged.
+    """
     if meta_parameters(model):
         return MetaOptimizer(optimizer, **meta_kwargs)
     return optimizer

@@ -94,6 +94,11 @@ def sinusoid_fit(filters, num_frequencies=512):
     score about `2 ln(k) / k` or more. This is the quantitative form of
     "the learned filters are not sinusoids" (Verma & Pilanci).
 
+    Args:
+        filters: array of shape `(k, M)`. One filter per column.
+        num_frequencies: int. Frequencies tried in `[0, pi]`. Defaults to
+            `512`.
+
     Returns:
         numpy array of shape `(M,)`.
     """
@@ -118,8 +123,16 @@ def sinusoid_fit(filters, num_frequencies=512):
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
 def multilabel_top_k_hit(y_true, y_pred, k=5):
-    """Per example, 1.0 where one of the `k` highest-scoring classes of
-    `y_pred` (B, C) is a true label of the multi-hot `y_true` (B, C)."""
+    """Whether one of the `k` highest-scoring classes is a true label.
+
+    Args:
+        y_true: tensor of shape `(B, C)`. Multi-hot labels.
+        y_pred: tensor of shape `(B, C)`. Scores or logits.
+        k: int. How many top classes count. Defaults to `5`.
+
+    Returns:
+        float32 tensor of shape `(B,)`: 1.0 for a hit, else 0.0.
+    """
     _, top = keras.ops.top_k(y_pred, k)  # (B, k)
     hits = keras.ops.take_along_axis(keras.ops.cast(y_true, "float32"), top, axis=-1)
     return keras.ops.cast(keras.ops.max(hits, axis=-1) > 0, "float32")  # (B,)
@@ -129,10 +142,20 @@ TAGGING_METRICS = ("top1", "top5", "mAP")
 
 
 def tagging_task(num_classes, num_thresholds=500):
-    """`(loss, metrics)` of multi-label tagging on logits: binary
-    cross-entropy, top-1 and top-5 hit rate, and mAP as Keras' area under the
-    precision-recall curve averaged over classes (`num_thresholds`
-    interpolation points; a class with no positive example scores 0)."""
+    """The loss and metrics of multi-label tagging on logits.
+
+    Binary cross-entropy; top-1 and top-5 hit rate; and mAP as Keras' area
+    under the precision-recall curve averaged over classes (a class with no
+    positive example scores 0).
+
+    Args:
+        num_classes: int. The number of labels.
+        num_thresholds: int. The interpolation points of the PR curve.
+            Defaults to `500`.
+
+    Returns:
+        tuple `(loss, metrics)` for `model.compile`.
+    """
     k = min(5, num_classes)
     return keras.losses.BinaryCrossentropy(from_logits=True), [
         keras.metrics.MeanMetricWrapper(multilabel_top_k_hit, name="top1", k=1),

@@ -10,10 +10,12 @@ writes `out_dir/summary.json` (`docs/design.md`, "Metrics") and `out_dir/val_los
 
 import contextlib
 import dataclasses
+import inspect
 import json
 import math
 import os
 import shutil
+import textwrap
 
 import keras
 import numpy as np
@@ -55,6 +57,26 @@ def _setting(default, help, choices=None, **metadata):
     return dataclasses.field(metadata=dict(help=help, choices=choices, **metadata), **factory)
 
 
+def _document_settings(cls):
+    """Appends an `Args:` section built from the fields' help to the
+    dataclass' docstring, so `help(TrainConfig)` and `--help` read one
+    text."""
+    lines = ["Args:"]
+    for field in dataclasses.fields(cls):
+        default = (field.default_factory() if field.default is dataclasses.MISSING
+                   else field.default)
+        choices = field.metadata["choices"]
+        kind = (f"one of {tuple(choices)}" if choices is not None
+                else field.type.__name__)
+        lines += textwrap.wrap(
+            f"{field.name}: {kind}. {field.metadata['help']} Defaults to `{default!r}`.",
+            width=72, initial_indent="    ", subsequent_indent="        ")
+    cls.__doc__ = (inspect.cleandoc(cls.__doc__) + "\n\n" + "\n".join(lines)).replace(
+        "\n", "\n    ").replace("\n    \n", "\n\n")
+    return cls
+
+
+@_document_settings
 @dataclasses.dataclass
 class TrainConfig:
     """How every variant of one comparison is trained.
@@ -78,6 +100,9 @@ class TrainConfig:
     (`"haar_linear=haar:schedule=linear"`, see `parse_variant`). A model with
     adaptive hyperparameters (`multirate` with `adaptive=True`) trains with
     `MetaOptimizer` and the `meta_*` settings.
+
+    Each field's help is its command-line flag's (`--help`); the `Args:`
+    section below is built from it.
     """
 
     variants: tuple = _setting(
@@ -189,11 +214,25 @@ def _jax_on_cpu():
 
 
 def parse_kwargs(text):
-    """`"fraction=0.25,kernel_sizes=(4,16)"` -> `{"fraction": 0.25, "kernel_sizes": (4, 16)}`.
+    """Reads `key=value,...` mixer arguments from the command line.
 
     Values are read as Python literals where they parse (numbers, booleans,
     None, tuples) and kept as strings otherwise. Commas inside brackets
     belong to the value.
+
+    Args:
+        text: str or `None`. Comma-separated `key=value` items.
+
+    Returns:
+        dict.
+
+    Raises:
+        ValueError: an item has no `=`.
+
+    Example:
+
+    >>> parse_kwargs("fraction=0.25,levels=(4,16),schedule=linear")
+    {'fraction': 0.25, 'levels': (4, 16), 'schedule': 'linear'}
     """
     import ast
 
@@ -220,12 +259,25 @@ def parse_kwargs(text):
 
 
 def parse_variant(spec):
-    """`"haar"` -> `("haar", "haar", {})`;
-    `"fb_lite=filterbank:num_filters=48,fraction=0.25"` ->
-    `("fb_lite", "filterbank", {"num_filters": 48, "fraction": 0.25})`.
+    """Reads a variant: a mixer name, or `label=mixer:key=value,...`.
 
-    Returns `(label, mixer, kwargs)`; the label names the run's folder and
-    its row in the summary.
+    Args:
+        spec: str. A mixer name (`"haar"`) or a labelled spec
+            (`"fb_lite=filterbank:num_filters=48"`).
+
+    Returns:
+        tuple `(label, mixer, kwargs)`; the label names the run's folder and
+        its row in the summary.
+
+    Raises:
+        ValueError: a labelled spec lacks its label or mixer.
+
+    Example:
+
+    >>> parse_variant("haar")
+    ('haar', 'haar', {})
+    >>> parse_variant("fb_lite=filterbank:num_filters=48,fraction=0.25")
+    ('fb_lite', 'filterbank', {'num_filters': 48, 'fraction': 0.25})
     """
     if "=" not in spec:
         return spec, spec, {}
@@ -553,10 +605,21 @@ def compare_language_models(corpus, config, preset, seq_len=None, val_windows=25
 
 
 def write_presets(config, vocabulary_size, arch, seq_len, dropout, tokenizer=None):
-    """Each trained GPT's final checkpoint as a keras_hub preset in its run
-    folder (`<run>/preset`), for `WaveletGPTCausalLM.from_preset`: with a
-    preprocessor around `tokenizer`, or without one (token ids in and out)
-    for `tokenizer=None`."""
+    """Saves each trained GPT's final checkpoint as a keras_hub preset.
+
+    Each run folder gets `<run>/preset`, for
+    `WaveletGPTCausalLM.from_preset`.
+
+    Args:
+        config: `TrainConfig`. The comparison's settings.
+        vocabulary_size: int. The models' vocabulary.
+        arch: dict. The `build_gpt` architecture arguments (a preset's).
+        seq_len: int. The preprocessor's sequence length.
+        dropout: float. The models' dropout.
+        tokenizer: keras_hub `Tokenizer` or `None`. With one, the preset has
+            a preprocessor around it; with `None`, token ids go in and out.
+            Defaults to `None`.
+    """
     from keras_wavegpt.models import WaveletGPTCausalLMPreprocessor, causal_lm_from_gpt
 
     for seed in config.seeds:
@@ -574,8 +637,18 @@ def write_presets(config, vocabulary_size, arch, seq_len, dropout, tokenizer=Non
 
 
 def summarize(runs, config, metric_names=()):
-    """The summary of one comparison: its settings, backend and per-variant
-    numbers (`summarize_runs`)."""
+    """The summary of one comparison, as `summary.json` holds it.
+
+    Args:
+        runs: dict. Variant label -> list of run records (see
+            `summarize_runs`).
+        config: `TrainConfig`. The comparison's settings.
+        metric_names: tuple of str. Metrics besides the loss. Defaults to
+            `()`.
+
+    Returns:
+        dict with the settings, the backend and the per-variant numbers.
+    """
     settings = dataclasses.asdict(config)
     settings["variants"] = list(config.variants)
     settings["seeds"] = list(config.seeds)
@@ -649,8 +722,16 @@ def _mean_curve(curves):
 
 
 def write_summary(summary, out_dir):
-    """Write `summary.json` and the plots of validation loss against steps
-    (`val_loss.png`) and against seconds (`val_loss_seconds.png`) into `out_dir`."""
+    """Writes a summary and its plots into a folder.
+
+    The files are `summary.json` (written whole, then renamed) and the
+    validation loss against steps (`val_loss.png`) and against seconds
+    (`val_loss_seconds.png`).
+
+    Args:
+        summary: dict. From `summarize` or `summarize_runs`.
+        out_dir: str. The folder, created if missing.
+    """
     os.makedirs(out_dir, exist_ok=True)
     tmp = os.path.join(out_dir, "summary.json.tmp")
     with open(tmp, "w") as f:
@@ -702,9 +783,19 @@ def plot_curves(variants, path, title=None, x="step"):
 
 
 def format_table(variants, metric_names=()):
-    """A Markdown table of the headline numbers of `summary["variants"]`
-    (with a column per name in `metric_names`, a seed count where some
-    variant has several, and Welch's p against every reference tested)."""
+    """A Markdown table of a summary's headline numbers.
+
+    It has a column per name in `metric_names`, a seed count where some
+    variant has several, and Welch's p against every reference tested.
+
+    Args:
+        variants: dict. `summary["variants"]`.
+        metric_names: tuple of str. Metrics shown besides the loss. Defaults
+            to `()`.
+
+    Returns:
+        str, the table's lines.
+    """
     seeded = any(v.get("seeds", 1) > 1 for v in variants.values())
     references = list(dict.fromkeys(r for v in variants.values() for r in v.get("welch", {})))
     head = ("| variant | params |" + " seeds |" * seeded + " val loss | val bpc |"
