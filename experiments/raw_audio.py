@@ -68,9 +68,18 @@ def main(argv):
 
 
 def write_audio_samples(prompt, summary, config, sample_length, sampler, sample_rate):
-    """Continue the mu-law `prompt` by `sample_length` samples with every
-    variant's final checkpoint and write the prompt and each continuation
-    (prompt included) as WAV files."""
+    """Continues a mu-law prompt with every variant's final checkpoint.
+
+    Writes the prompt and each continuation (prompt included) as WAV files.
+
+    Args:
+        prompt: int array. The prompt's mu-law levels.
+        summary: dict. The comparison's summary.
+        config: `TrainConfig`. The comparison's settings.
+        sample_length: int. Samples to generate.
+        sampler: str. A name of `keras_wavegpt.models.SAMPLERS`.
+        sample_rate: int. The WAV files' rate in Hz.
+    """
     import keras
 
     write_wav(os.path.join(config.out_dir, "prompt.wav"), mu_law_decode(prompt), sample_rate)

@@ -67,9 +67,18 @@ def main(argv):
 
 
 def write_samples(corpus, prompt, summary, config, sample_length, sampler):
-    """Continue `prompt` by `sample_length` tokens with every variant's final
-    checkpoint (`sampler`: a name of `keras_wavegpt.models.SAMPLERS`); print
-    the samples and write them to `<out_dir>/samples.txt`."""
+    """Continues a prompt with every variant's final checkpoint.
+
+    Prints the samples and writes them to `<out_dir>/samples.txt`.
+
+    Args:
+        corpus: `TextCorpus`. Decodes the tokens.
+        prompt: int array. The prompt's tokens.
+        summary: dict. The comparison's summary.
+        config: `TrainConfig`. The comparison's settings.
+        sample_length: int. Tokens to generate.
+        sampler: str. A name of `keras_wavegpt.models.SAMPLERS`.
+    """
     import keras
 
     lines = [f"prompt: {corpus.decode(prompt)!r}"]

@@ -147,8 +147,17 @@ def _tokens(arch):
 
 
 def measure_memory(label):
-    """Peak memory (MiB) after three training steps of `label` in a fresh
-    process: of the GPU when the backend runs on one, else the process's RSS."""
+    """Peak memory after three training steps of one variant, in this process.
+
+    Run it in a fresh process (`--memory` does): of the GPU when the backend
+    runs on one, else the process's resident set.
+
+    Args:
+        label: str. The variant's label, as `--variants` names it.
+
+    Returns:
+        float, MiB.
+    """
     import resource
 
     import keras

@@ -9,9 +9,20 @@ import time
 
 
 def interleaved_median(fns, rounds, warmups=2):
-    """Median seconds per call of each fn, calling them in turn each round
-    (after `warmups` untimed calls each: trace and compile), so machine
-    noise hits all alike."""
+    """Median seconds per call of each function, timed side by side.
+
+    The functions are called in turn each round, so machine noise hits all
+    alike.
+
+    Args:
+        fns: dict mapping a name to a function of no arguments.
+        rounds: int. Timed calls of each function.
+        warmups: int. Untimed calls of each first (trace and compile).
+            Defaults to `2`.
+
+    Returns:
+        dict mapping each name to its median seconds.
+    """
     import numpy as np
 
     for fn in fns.values():
@@ -27,8 +38,17 @@ def interleaved_median(fns, rounds, warmups=2):
 
 
 def run_child(cmd, backend):
-    """Run `cmd` under `KERAS_BACKEND=backend` and return the JSON printed
-    after its last `RESULT ` line; exit with its error output if it failed."""
+    """Runs a command under one backend and reads its result.
+
+    Exits with the child's error output if it failed.
+
+    Args:
+        cmd: list of str. The command line.
+        backend: str. `KERAS_BACKEND` of the child.
+
+    Returns:
+        The JSON the child printed after its last `RESULT ` line.
+    """
     out = subprocess.run(cmd, env=dict(os.environ, KERAS_BACKEND=backend),
                          capture_output=True, text=True)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
@@ -38,6 +58,15 @@ def run_child(cmd, backend):
 
 
 def rerun(script, backend, *extra):
-    """`run_child` of `script` with this command line's flags, then `extra`
-    (absl lets a later flag override an earlier one)."""
+    """`run_child` of a script with this command line's flags, then more.
+
+    Args:
+        script: str. The script's path.
+        backend: str. `KERAS_BACKEND` of the child.
+        *extra: str. Flags after this command line's (absl lets a later
+            flag override an earlier one).
+
+    Returns:
+        The child's JSON result.
+    """
     return run_child([sys.executable, script, *sys.argv[1:], *extra], backend)

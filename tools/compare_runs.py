@@ -29,7 +29,18 @@ FLAGS = flags.FLAGS
 
 
 def read_summaries(specs):
-    """`[(folder label, summary)]` for each `DIR` or `DIR:variant,...`."""
+    """Reads the summaries a command line names.
+
+    Args:
+        specs: list of str. `DIR` (every variant) or `DIR:variant,...`.
+
+    Returns:
+        list of `(folder label, summary)` tuples.
+
+    Raises:
+        FileNotFoundError: a folder has no `summary.json`.
+        ValueError: a folder lacks a named variant.
+    """
     result = []
     for spec in specs:
         folder, _, wanted = spec.partition(":")
@@ -50,14 +61,34 @@ def read_summaries(specs):
 
 
 def merge(specs):
-    """`{"<dir>/<variant>": entry}` from each folder's summary.json."""
+    """Every folder's variants side by side, each under its folder's name.
+
+    Args:
+        specs: list of str. As `read_summaries` takes.
+
+    Returns:
+        dict mapping `"<dir>/<variant>"` to its summary entry.
+    """
     return {f"{label}/{variant}": entry
             for label, summary in read_summaries(specs)
             for variant, entry in summary["variants"].items()}
 
 
 def pool(specs, references=()):
-    """One summary whose variants hold every folder's runs of that label."""
+    """One summary whose variants hold every folder's runs of that label.
+
+    Args:
+        specs: list of str. As `read_summaries` takes.
+        references: tuple of str. Variants besides the baseline to test
+            against (Welch). Defaults to `()`.
+
+    Returns:
+        dict with the folders and the pooled variants (`summarize_runs`).
+
+    Raises:
+        ValueError: a seed of a variant is in two folders, or a reference
+            is not among the variants.
+    """
     runs, origin = {}, {}
     for label, summary in read_summaries(specs):
         for variant, entry in summary["variants"].items():

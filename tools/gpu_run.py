@@ -136,6 +136,16 @@ def _run(cmd, backend):
 
 
 def run_backend(backend, out_dir):
+    """Every measurement of one backend: layer benchmarks (float32 and
+    mixed bfloat16), generation speed and the training comparison.
+
+    Args:
+        backend: str. The Keras backend.
+        out_dir: str. Where the benchmarks' JSON files go.
+
+    Returns:
+        dict of the results by name.
+    """
     s = _settings()
     py, tools = sys.executable, os.path.join(ROOT, "tools")
     result = {}
@@ -169,6 +179,12 @@ def run_backend(backend, out_dir):
 
 
 def plot(results, out_dir):
+    """Draws validation loss against steps and against seconds.
+
+    Args:
+        results: list of dict. `run_backend`'s results, one per backend.
+        out_dir: str. Where `val_loss_vs_{step,seconds}.png` go.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

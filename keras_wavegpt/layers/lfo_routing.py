@@ -124,7 +124,14 @@ class LFORouting(keras.layers.Layer):
         self.gate_temperature.build()
 
     def gates(self, time):
-        """gamma (T, R) in float32 for positions 0 .. time - 1."""
+        """The routing gates `gamma` of positions `0 .. time - 1`.
+
+        Args:
+            time: int. The number of positions.
+
+        Returns:
+            float32 tensor of shape `(time, R)`.
+        """
         t = ops.cast(ops.arange(time), "float32")[:, None, None]  # (T, 1, 1)
         frequency = self.max_frequency * ops.sigmoid(self.frequency_logit)
         wave = self.amplitude * ops.sin(2 * math.pi * frequency * t + self.phase)  # (T, R, K)

@@ -129,7 +129,14 @@ class MultirateDecomposition(keras.layers.Layer):
         self.detail_strength.build()
 
     def coarse(self, x):
-        """The reconstructed low band `Lt` (B, T, D)."""
+        """The reconstructed low band `Lt` of a stream.
+
+        Args:
+            x: tensor of shape `(B, T, D)`.
+
+        Returns:
+            tensor of shape `(B, T, D)`.
+        """
         s = self.downsample
         position = ops.arange(ops.shape(x)[1])
         block_end = ops.cast(ops.equal((position + 1) % s, 0), x.dtype)[None, :, None]

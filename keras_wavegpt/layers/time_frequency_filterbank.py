@@ -288,7 +288,17 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
         return out
 
     def token_weights(self, inputs):
-        """Per-token filter weights `w[t]` of the adaptive layer: (B, T, M)."""
+        """Per-token filter weights `w[t]` of the adaptive layer.
+
+        Args:
+            inputs: tensor of shape `(B, T, E)`.
+
+        Returns:
+            tensor of shape `(B, T, M)`.
+
+        Raises:
+            ValueError: the layer is not adaptive.
+        """
         if not self.adaptive:
             raise ValueError("token_weights needs a layer built with adaptive=True")
         self._build_for(inputs)
@@ -303,7 +313,14 @@ class TimeFrequencyFilterbank(keras.layers.Layer):
         return 2.0 * ops.sigmoid(self.adaptive_out(h))  # (B, T, M)
 
     def analyze(self, inputs):
-        """The time-frequency representation `s`: (B, T, n, M)."""
+        """The time-frequency representation `s` of the processed channels.
+
+        Args:
+            inputs: tensor of shape `(B, T, E)`.
+
+        Returns:
+            tensor of shape `(B, T, n, M)`.
+        """
         self._build_for(inputs)
         b, t = ops.shape(inputs)[0], ops.shape(inputs)[1]
         n = ops.shape(inputs)[2] - self._start

@@ -99,8 +99,24 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
 
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):
-        """keras_hub's `from_preset`, then the vocabulary check that `__init__`
-        cannot make before a preset's tokenizer assets are loaded."""
+        """keras_hub's `from_preset`, then the vocabulary check.
+
+        `__init__` cannot check the tokenizer against the backbone before a
+        preset's tokenizer assets are loaded, so it happens here.
+
+        Args:
+            preset: str. A preset folder (or a keras_hub handle, online).
+            load_weights: bool. Whether to load the weights. Defaults to
+                `True`.
+            **kwargs: keras_hub `from_preset` arguments.
+
+        Returns:
+            A `WaveletGPTCausalLM`.
+
+        Raises:
+            ValueError: the tokenizer has more ids than the backbone's
+                vocabulary.
+        """
         lm = super().from_preset(preset, load_weights=load_weights, **kwargs)
         _check_vocabulary(lm.backbone, lm.preprocessor)
         return lm
@@ -111,10 +127,17 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
         return config
 
     def save_to_preset(self, preset_dir, max_shard_size=10):
-        """keras_hub's `save_to_preset`, all or nothing: the preset is
-        written to `<preset_dir>.partial` and moved into place only when
-        complete, so a failed save never leaves a folder that `from_preset`
-        would read."""
+        """keras_hub's `save_to_preset`, all or nothing.
+
+        The preset is written to `<preset_dir>.partial` and moved into place
+        only when complete, so a failed save never leaves a folder that
+        `from_preset` would read.
+
+        Args:
+            preset_dir: str. The preset's folder, replaced if it exists.
+            max_shard_size: int or `None`. Weight shard size in GB. Defaults
+                to `10`.
+        """
         preset_dir = os.path.normpath(preset_dir)
         partial = preset_dir + ".partial"
         shutil.rmtree(partial, ignore_errors=True)
@@ -127,8 +150,17 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
         os.replace(partial, preset_dir)
 
     def compile(self, *args, sampler="top_k", **kwargs):
-        """keras_hub's `CausalLM.compile`; an unknown `sampler` name is an
-        error here, not at the first `generate`."""
+        """keras_hub's `CausalLM.compile`, checking the sampler's name first.
+
+        An unknown `sampler` name is an error here, not at the first
+        `generate`.
+
+        Args:
+            *args: `CausalLM.compile` arguments.
+            sampler: str or `keras_hub.samplers.Sampler`. Defaults to
+                `"top_k"`.
+            **kwargs: `CausalLM.compile` arguments.
+        """
         if isinstance(sampler, str) and sampler not in SAMPLER_NAMES:
             raise ValueError(
                 f"Unknown sampler {sampler!r}; accepted values: {SAMPLER_NAMES} or a "
@@ -139,14 +171,27 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
     def generate(self, inputs, max_length=None, stop_token_ids="auto", strip_prompt=False):
         """keras_hub's `CausalLM.generate`, with checks first.
 
-        `stop_token_ids="auto"` stops at the tokenizer's end token; without
-        a preprocessor, or with a tokenizer that has none (`Text8Tokenizer`, a
-        plain `BytePairTokenizer`),
-        it generates to `max_length`. `max_length` (default: the
-        preprocessor's `sequence_length`) may not exceed the backbone's
-        `max_sequence_length`. An empty prompt, a prompt that fills
-        `max_length`, and token ids outside the vocabulary raise a
-        `ValueError`.
+        Args:
+            inputs: str, list of str, or a dict of `"token_ids"` and
+                `"padding_mask"` (without a preprocessor). The prompts.
+            max_length: int or `None`. Tokens in all, prompt included; at
+                most the backbone's `max_sequence_length`. Defaults to
+                `None`, the preprocessor's `sequence_length`.
+            stop_token_ids: `"auto"`, `None` or tuple of int. `"auto"` stops
+                at the tokenizer's end token, and generates to `max_length`
+                without a preprocessor or with a tokenizer that has none
+                (`Text8Tokenizer`, a plain `BytePairTokenizer`). Defaults to
+                `"auto"`.
+            strip_prompt: bool. Whether to return only the continuation.
+                Defaults to `False`.
+
+        Returns:
+            The continuations, in the form of `inputs`.
+
+        Raises:
+            ValueError: an empty prompt, a prompt that fills `max_length`,
+                a `max_length` beyond the model's, or token ids outside the
+                vocabulary.
         """
         if stop_token_ids == "auto" and (
             self.preprocessor is None
@@ -199,13 +244,17 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
         return self.logits_dense(self.head_dense(hidden_states))
 
     def call_with_cache(self, token_ids, cache, cache_update_index):
-        """Forward pass over `token_ids` `(B, L)` placed at `cache_update_index`.
+        """Forward pass over `token_ids` placed at `cache_update_index`.
 
-        `cache` is `(attention, mixers)`: keras_hub's key/value cache
-        `(B, num_layers, 2, max_length, num_heads, head_dim)` and a tuple with
-        one cache per gap mixer (its past inputs `(B, max_length, E)`, or its
-        streaming state) and one dict of slot caches per block with DSP
-        slots (a block mixer's).
+        Args:
+            token_ids: int tensor of shape `(B, L)`.
+            cache: tuple `(attention, mixers)`: keras_hub's key/value cache
+                `(B, num_layers, 2, max_length, num_heads, head_dim)`, and a
+                tuple with one cache per gap mixer (its past inputs
+                `(B, max_length, E)`, or its streaming state) and one dict
+                of slot caches per block with DSP slots (a block mixer's).
+            cache_update_index: int or scalar tensor. The position of
+                `token_ids`' first step.
 
         Returns:
             `(logits, hidden_states, cache)`, the first two `(B, L, ...)`.
@@ -303,11 +352,25 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
 
     def score(self, token_ids, padding_mask=None, scoring_mode="logits",
               layer_intercept_fn=None, target_ids=None):
-        """Per-token scores of `token_ids` `(B, T)`, as keras_hub's
-        `CausalLM.score`: `"logits"` `(B, T, V)` or `"loss"` `(B, T)` against
-        `target_ids`. `layer_intercept_fn(x, i)` sees (and may replace) the
-        embeddings (`i = -1`) and each block's output (`i = 0, 1, ...`);
-        gap mixers act on what it returns."""
+        """Per-token scores, as keras_hub's `CausalLM.score`.
+
+        Args:
+            token_ids: int tensor of shape `(B, T)`.
+            padding_mask: tensor of shape `(B, T)` or `None`. Defaults to
+                `None`, no padding.
+            scoring_mode: str. `"logits"` gives `(B, T, V)`, `"loss"` the
+                cross-entropy `(B, T)` against `target_ids`. Defaults to
+                `"logits"`.
+            layer_intercept_fn: callable `(x, i) -> x` or `None`. Sees (and
+                may replace) the embeddings (`i = -1`) and each block's
+                output (`i = 0, 1, ...`); gap mixers act on what it returns.
+                Defaults to `None`.
+            target_ids: int tensor of shape `(B, T)` or `None`. Needed for
+                `"loss"`. Defaults to `None`.
+
+        Returns:
+            tensor of shape `(B, T, V)` or `(B, T)`.
+        """
         if scoring_mode not in ("logits", "loss"):
             raise ValueError(
                 f"Unsupported scoring_mode {scoring_mode!r}; accepted values: 'logits', 'loss'"

@@ -125,8 +125,18 @@ class TrainingBackup(keras.callbacks.Callback):
             return os.path.join(self.backup_dir, f.read().strip())
 
     def restore(self, model):
-        """Load the newest backup into the compiled `model`; returns its epoch
-        (0, and nothing loaded, when there is none)."""
+        """Loads the newest backup into a compiled model.
+
+        Args:
+            model: `keras.Model`. Compiled, as the backup's was.
+
+        Returns:
+            int, the backup's epoch; 0, and nothing loaded, when there is
+            none.
+
+        Raises:
+            ValueError: `model` is not compiled.
+        """
         folder = self.latest()
         if folder is None:
             return 0
