@@ -45,7 +45,14 @@ VOCAB_SIZE = SET_VELOCITY + VELOCITY_BINS  # 388
 MIDI_SUFFIXES = (".mid", ".midi")
 
 Note = collections.namedtuple("Note", "pitch velocity start end")
-Note.__doc__ = "One sounding note: MIDI pitch and velocity, start and end in seconds."
+Note.__doc__ = """One sounding note.
+
+Args:
+    pitch: int. MIDI pitch, 0-127.
+    velocity: int. MIDI velocity, 1-127.
+    start: float. Onset in seconds.
+    end: float. Release in seconds.
+"""
 
 
 # --- MIDI files <-> notes ------------------------------------------------------

@@ -65,10 +65,18 @@ class FixedVocabularyTokenizer(keras_hub.tokenizers.Tokenizer):
         return rows, batched
 
     def save_assets(self, dir_path):
-        """Nothing to save: the vocabulary is fixed."""
+        """Nothing to save: the vocabulary is fixed.
+
+        Args:
+            dir_path: str. The preset's assets folder (unused).
+        """
 
     def load_preset_assets(self, preset):
-        """Nothing to load: the vocabulary is fixed."""
+        """Nothing to load: the vocabulary is fixed.
+
+        Args:
+            preset: str. The preset (unused).
+        """
 
     @property
     def special_token_ids(self):
