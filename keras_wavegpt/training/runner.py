@@ -61,6 +61,8 @@ def _document_settings(cls):
     """Appends an `Args:` section built from the fields' help to the
     dataclass' docstring, so `help(TrainConfig)` and `--help` read one
     text."""
+    if cls.__doc__ is None:  # python -OO strips docstrings
+        return cls
     lines = ["Args:"]
     for field in dataclasses.fields(cls):
         default = (field.default_factory() if field.default is dataclasses.MISSING
