@@ -12,7 +12,12 @@ import sys
 
 from absl import flags
 
-from keras_wavegpt.training.runner import ARCHITECTURES, TrainConfig, parse_kwargs
+from keras_wavegpt.training.runner import (
+    ARCHITECTURES,
+    TrainConfig,
+    parse_kwargs,
+    setting_default,
+)
 
 
 def _flag_value(choice):
@@ -34,9 +39,7 @@ def define_training_flags(default_out_dir, default_variants="none,haar"):
     defaults = {"out_dir": default_out_dir, "variants": default_variants}
     for field in dataclasses.fields(TrainConfig):
         meta = field.metadata
-        default = defaults.get(field.name, field.default)
-        if default is dataclasses.MISSING:
-            default = field.default_factory()
+        default = defaults.get(field.name, setting_default(field))
         if meta["choices"] is not None:
             values = [_flag_value(c) for c in meta["choices"] if c is not None]
             flags.DEFINE_enum(field.name, None if default is None else _flag_value(default),

@@ -57,6 +57,20 @@ def _setting(default, help, choices=None, **metadata):
     return dataclasses.field(metadata=dict(help=help, choices=choices, **metadata), **factory)
 
 
+def setting_default(field):
+    """The default of a `TrainConfig` field, a fresh copy for a dict.
+
+    Args:
+        field: `dataclasses.Field`. One of `dataclasses.fields(TrainConfig)`.
+
+    Returns:
+        The default value.
+    """
+    if field.default is dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
+
+
 def _document_settings(cls):
     """Appends an `Args:` section built from the fields' help to the
     dataclass' docstring, so `help(TrainConfig)` and `--help` read one
@@ -65,8 +79,7 @@ def _document_settings(cls):
         return cls
     lines = ["Args:"]
     for field in dataclasses.fields(cls):
-        default = (field.default_factory() if field.default is dataclasses.MISSING
-                   else field.default)
+        default = setting_default(field)
         choices = field.metadata["choices"]
         kind = (f"one of {tuple(choices)}" if choices is not None
                 else field.type.__name__)
