@@ -193,3 +193,33 @@ def test_gpu_run_stops_without_its_wheels(tmp_path):
     assert result.returncode == 2
     assert "Python 3.12" in result.stderr or "no wheels in .whl/" in result.stderr
     assert not os.path.exists(tmp_path / "results.json")
+
+
+def test_long_runs_names_jobs_and_skips_finished_ones(tmp_path):
+    """tools/long_runs.sh maps a job name to its variant, rate and seed, and a
+    second call leaves the finished job alone (tiny sizes through the extra
+    flags, which come after the job names)."""
+    def long_runs(*args):
+        return subprocess.run(
+            ["bash", os.path.join(ROOT, "tools", "long_runs.sh"), *args],
+            env=dict(os.environ, PYTHON=sys.executable, OUT_ROOT=str(tmp_path),
+                     KERAS_BACKEND=keras.backend.backend()),
+            capture_output=True, text=True, timeout=600)
+
+    tiny = ("--preset=tiny", "--steps=2", "--eval_every=1", "--warmup_steps=1",
+            "--val_windows=2", "--batch_size=2")
+    result = long_runs("shift_s3", *tiny)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / "shift_s3" / "summary.json") as f:
+        summary = json.load(f)
+    assert summary["config"]["seeds"] == [3] and summary["config"]["learning_rate"] == 8e-3
+    assert summary["config"]["variants"] == ["shift=haar:max_kernel=2"]
+    assert list(summary["variants"]) == ["shift"]
+    again = long_runs("shift_s3", *tiny)
+    assert again.returncode == 0 and "shift_s3: done already" in again.stdout
+
+    for bad, message in (("shift", "is not VARIANT_s<SEED>"), ("wide_s0", "unknown variant wide")):
+        result = long_runs(bad)
+        assert result.returncode == 2 and message in result.stderr
+        assert result.stderr.count("\n") == 1
+    assert long_runs().returncode == 2
