@@ -40,13 +40,14 @@ for job in "${jobs[@]}"; do
     shift) spec="shift=haar:max_kernel=2"; rate=8e-3 ;;
     haar_q) spec="haar_q=haar:fraction=0.25"; rate=8e-3 ;;
     coarse) spec="coarse=haar:levels=(3,4,5,6,7)"; rate=8e-3 ;;
+    fine) spec="fine=haar:max_kernel=4"; rate=8e-3 ;;
     learnable | canon | canon_block) spec=$variant; rate=8e-3 ;;
     haar_canon) spec="haar_canon=haar+canon"; rate=8e-3 ;;
     llama_none) spec=none; rate=4e-3; extra=(--architecture=llama) ;;
     llama_haar) spec=haar; rate=8e-3; extra=(--architecture=llama) ;;
     *)
       echo "long_runs.sh: error: unknown variant $variant in job $job; known: none haar" \
-        "haar_16e-3 shift haar_q coarse learnable canon canon_block haar_canon llama_none" \
+        "haar_16e-3 shift haar_q coarse fine learnable canon canon_block haar_canon llama_none" \
         "llama_haar" >&2
       exit 2 ;;
   esac
