@@ -22,14 +22,12 @@ if [ ${#jobs[@]} -eq 0 ]; then
   exit 2
 fi
 
-for job in "${jobs[@]}"; do  # check every name before the first hour-long run
+settings() {  # job -> spec, rate, seed, extra; 2 and one error line for a bad name
+  local job=$1 variant
   case "$job" in
     *_s[0-9]*) ;;
-    *) echo "long_runs.sh: error: job $job is not VARIANT_s<SEED>" >&2; exit 2 ;;
+    *) echo "long_runs.sh: error: job $job is not VARIANT_s<SEED>" >&2; return 2 ;;
   esac
-done
-
-for job in "${jobs[@]}"; do
   variant=${job%_s*}
   seed=${job##*_s}
   extra=()
@@ -49,8 +47,16 @@ for job in "${jobs[@]}"; do
       echo "long_runs.sh: error: unknown variant $variant in job $job; known: none haar" \
         "haar_16e-3 shift haar_q coarse fine learnable canon canon_block haar_canon llama_none" \
         "llama_haar" >&2
-      exit 2 ;;
+      return 2 ;;
   esac
+}
+
+for job in "${jobs[@]}"; do  # check every name before the first hour-long run
+  settings "$job" || exit 2
+done
+
+for job in "${jobs[@]}"; do
+  settings "$job"
   out="$out_root/$job"
   if [ -f "$out/summary.json" ]; then
     echo "$job: done already ($out/summary.json)"

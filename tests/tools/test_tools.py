@@ -222,4 +222,6 @@ def test_long_runs_names_jobs_and_skips_finished_ones(tmp_path):
         result = long_runs(bad)
         assert result.returncode == 2 and message in result.stderr
         assert result.stderr.count("\n") == 1
+    later_bad = long_runs("haar_s4", "wide_s0")  # refused before haar_s4 starts
+    assert later_bad.returncode == 2 and not os.path.exists(tmp_path / "haar_s4")
     assert long_runs().returncode == 2
