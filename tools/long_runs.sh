@@ -22,33 +22,37 @@ if [ ${#jobs[@]} -eq 0 ]; then
   exit 2
 fi
 
+table=(  # variant, its --variant spec, its peak rate, extra text8.py flags
+  "none none 4e-3"
+  "haar haar 8e-3"
+  "haar_16e-3 haar 1.6e-2"
+  "shift shift=haar:max_kernel=2 8e-3"
+  "haar_q haar_q=haar:fraction=0.25 8e-3"
+  "coarse coarse=haar:levels=(3,4,5,6,7) 8e-3"
+  "fine fine=haar:max_kernel=4 8e-3"
+  "learnable learnable 8e-3"
+  "canon canon 8e-3"
+  "canon_block canon_block 8e-3"
+  "haar_canon haar_canon=haar+canon 8e-3"
+  "llama_none none 4e-3 --architecture=llama"
+  "llama_haar haar 8e-3 --architecture=llama"
+)
+
 settings() {  # job -> spec, rate, seed, extra; 2 and one error line for a bad name
-  local job=$1 variant
+  local job=$1 variant row name known=()
   case "$job" in
     *_s[0-9]*) ;;
     *) echo "long_runs.sh: error: job $job is not VARIANT_s<SEED>" >&2; return 2 ;;
   esac
   variant=${job%_s*}
   seed=${job##*_s}
-  extra=()
-  case "$variant" in
-    none) spec=none; rate=4e-3 ;;
-    haar) spec=haar; rate=8e-3 ;;
-    haar_16e-3) spec=haar; rate=1.6e-2 ;;
-    shift) spec="shift=haar:max_kernel=2"; rate=8e-3 ;;
-    haar_q) spec="haar_q=haar:fraction=0.25"; rate=8e-3 ;;
-    coarse) spec="coarse=haar:levels=(3,4,5,6,7)"; rate=8e-3 ;;
-    fine) spec="fine=haar:max_kernel=4"; rate=8e-3 ;;
-    learnable | canon | canon_block) spec=$variant; rate=8e-3 ;;
-    haar_canon) spec="haar_canon=haar+canon"; rate=8e-3 ;;
-    llama_none) spec=none; rate=4e-3; extra=(--architecture=llama) ;;
-    llama_haar) spec=haar; rate=8e-3; extra=(--architecture=llama) ;;
-    *)
-      echo "long_runs.sh: error: unknown variant $variant in job $job; known: none haar" \
-        "haar_16e-3 shift haar_q coarse fine learnable canon canon_block haar_canon llama_none" \
-        "llama_haar" >&2
-      return 2 ;;
-  esac
+  for row in "${table[@]}"; do
+    read -r name spec rate extra <<< "$row"
+    [ "$name" = "$variant" ] && return 0
+    known+=("$name")
+  done
+  echo "long_runs.sh: error: unknown variant $variant in job $job; known: ${known[*]}" >&2
+  return 2
 }
 
 for job in "${jobs[@]}"; do  # check every name before the first hour-long run
@@ -68,5 +72,5 @@ for job in "${jobs[@]}"; do
     --dataset=pydocs --preset=small --variants= --variant="$spec" --steps=4000 \
     --eval_every=200 --warmup_steps=200 --batch_size=32 --val_windows=512 \
     --learning_rate="$rate" --seeds="$seed" --out_dir="$out" --resume \
-    ${extra[@]+"${extra[@]}"} "$@"
+    $extra "$@"  # extra: no flag or one, split on purpose
 done
