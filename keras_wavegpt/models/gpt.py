@@ -37,6 +37,9 @@ PRESETS = {
     # Trains on a 2-core CPU in minutes; the demo and benchmark size.
     "small": dict(num_layers=4, hidden_dim=128, num_heads=8, intermediate_dim=512,
                   max_sequence_length=128),
+    # The small model at the paper's context: the context-512 study.
+    "small_512": dict(num_layers=4, hidden_dim=128, num_heads=8, intermediate_dim=512,
+                      max_sequence_length=512),
     # Seconds per run; for tests and smoke runs.
     "tiny": dict(num_layers=2, hidden_dim=32, num_heads=4, intermediate_dim=64,
                  max_sequence_length=32),

@@ -37,6 +37,22 @@ class StepTimer(keras.callbacks.Callback):
         timed = self.durations[self.skip :] or self.durations
         return float(np.median(timed)) if timed else None
 
+    def epoch_seconds_per_step(self, steps_per_epoch):
+        """The median step time of each epoch of `steps_per_epoch` steps
+        (the first `skip` steps left out of the first epoch's).
+
+        Args:
+            steps_per_epoch: int. Steps in an epoch.
+
+        Returns:
+            list of float, one per epoch begun.
+        """
+        epochs = range(0, len(self.durations), steps_per_epoch)
+        return [float(np.median(self.durations[max(start, self.skip * (start == 0))
+                                               : start + steps_per_epoch]
+                                or self.durations[start : start + steps_per_epoch]))
+                for start in epochs]
+
 
 class LearningRateLogger(keras.callbacks.Callback):
     """Adds the optimizer's current learning rate to each epoch's logs.

@@ -10,6 +10,7 @@ writes `out_dir/summary.json` (`docs/design.md`, "Metrics") and `out_dir/val_los
 
 import contextlib
 import dataclasses
+import datetime
 import inspect
 import json
 import math
@@ -21,7 +22,7 @@ import keras
 import numpy as np
 
 from keras_wavegpt.layers.registry import is_mixer, mixer_arguments, mixer_names
-from keras_wavegpt.training import metrics
+from keras_wavegpt.training import metrics, records
 from keras_wavegpt.training.callbacks import (
     LearningRateLogger,
     StepTimer,
@@ -441,6 +442,8 @@ def _record(model, config, run_dir, metric_names, timer, backup, initial_epoch):
     checkpoint if training stopped before the end or on a non-finite loss."""
     val = [logs.get("val_loss") for logs in backup.history]
     curve = [[config.eval_every * (i + 1), v] for i, v in enumerate(val)]
+    train = [[config.eval_every * (i + 1), logs.get("loss")] for i, logs in
+             enumerate(backup.history)]
     final = curve[-1][1] if len(curve) == config.steps // config.eval_every else None
     if final is None or not math.isfinite(final):
         problem = backup.problem or "no finite validation loss"
@@ -460,6 +463,8 @@ def _record(model, config, run_dir, metric_names, timer, backup, initial_epoch):
         "sec_per_step": timer.seconds_per_step(),
         "resumed_from_step": initial_epoch * config.eval_every,
         "curve": curve,
+        "train_curve": train,
+        "epoch_sec_per_step": timer.epoch_seconds_per_step(config.eval_every),
     }
 
 
@@ -522,6 +527,8 @@ def run_comparison(build_model, make_data, config, metadata=None, metric_names=(
     previous_policy = keras.mixed_precision.dtype_policy()
     specs = [parse_variant(v) for v in config.variants]
     runs = {label: [] for label, _, _ in specs}
+    code, started = records.code_version(), _now()
+    settings = dict(summarize({}, config)["config"], **(metadata or {}))
     try:
         for seed in config.seeds:
             train_ds, val_ds = make_data(seed)
@@ -542,6 +549,11 @@ def run_comparison(build_model, make_data, config, metadata=None, metric_names=(
                 )
                 record["seed"] = seed
                 runs[label].append(record)
+                if config.process_id == 0:
+                    records.write_json(
+                        os.path.join(config.out_dir, f"seed_{seed}", label, records.RECORD_FILE),
+                        records.make_record(record, label, mixer, kwargs, settings, code,
+                                            started))
     finally:
         keras.mixed_precision.set_dtype_policy(previous_policy)
     summary = summarize(runs, config, metric_names)
@@ -549,6 +561,10 @@ def run_comparison(build_model, make_data, config, metadata=None, metric_names=(
     if config.process_id == 0:
         write_summary(summary, config.out_dir)
     return summary
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def _variant_kwargs(config, mixer, own_kwargs):
@@ -671,7 +687,7 @@ def summarize(runs, config, metric_names=()):
             "metrics": list(metric_names), "variants": summarize_runs(runs, metric_names)}
 
 
-def summarize_runs(runs, metric_names=(), references=()):
+def summarize_runs(runs, metric_names=(), references=(), baseline=BASELINE):
     """Per-variant numbers (`docs/design.md`, "Metrics") from per-seed run records.
 
     Args:
@@ -684,13 +700,16 @@ def summarize_runs(runs, metric_names=(), references=()):
         references: tuple of str. Variants, besides the baseline, that every
             other variant's final losses are tested against (Welch's t-test,
             with at least two seeds on both sides). Defaults to `()`.
+        baseline: str. The variant every other is paired with by seed (SPE,
+            speedup, step-time ratio) and tested against. Defaults to
+            `"none"`.
 
     Returns:
         dict. Variant label -> mean (and std over seeds) of every number, the
         seed-mean curve, `"welch"` (`{reference: {"t": ..., "p": ...}}`) and
         the records as `"runs"`.
     """
-    base = {r["seed"]: r for r in runs.get(BASELINE, ())}
+    base = {r["seed"]: r for r in runs.get(baseline, ())}
     variants = {}
     for variant, records in runs.items():
         for record in records:
@@ -713,7 +732,7 @@ def summarize_runs(runs, metric_names=(), references=()):
         if len(records) > 1:
             entry["spe_reached"] = sum(r["spe"] is not None for r in records)
         entry["welch"] = {}
-        for reference in dict.fromkeys((BASELINE, *references)):
+        for reference in dict.fromkeys((baseline, *references)):
             if reference == variant or reference not in runs:
                 continue
             t, p = metrics.welch_test([r["final_val_loss"] for r in records],
@@ -756,7 +775,7 @@ def write_summary(summary, out_dir):
     plot_curves(summary["variants"], os.path.join(out_dir, "val_loss_seconds.png"), x="seconds")
 
 
-def plot_curves(variants, path, title=None, x="step"):
+def plot_curves(variants, path, title=None, x="step", baseline=BASELINE):
     """Validation loss (seed mean) of every variant, with the baseline's final
     loss as a dashed line and each variant's same-performance step marked.
 
@@ -768,6 +787,8 @@ def plot_curves(variants, path, title=None, x="step"):
         x: str. `"step"`, or `"seconds"`: each step times the variant's
             median step time in its own runs, so a slower variant's curve
             stretches to the right. Defaults to `"step"`.
+        baseline: str. The variant whose final loss is the dashed line.
+            Defaults to `"none"`.
     """
     check_choice("x", x, ("step", "seconds"))
     import matplotlib
@@ -781,10 +802,10 @@ def plot_curves(variants, path, title=None, x="step"):
         steps, losses = zip(*entry["curve"])
         (line,) = ax.plot([s * scale for s in steps], losses, marker=".",
                           label=f"{label} ({entry['params']:,} params)")
-        if entry.get("spe") is not None and label != BASELINE:
+        if entry.get("spe") is not None and label != baseline:
             ax.axvline(entry["spe"] * scale, color=line.get_color(), linestyle=":", linewidth=1)
     for label, entry in variants.items():
-        if label == BASELINE:
+        if label == baseline:
             ax.axhline(entry["final_val_loss"], color="gray", linestyle="--", linewidth=1)
     ax.set_xlabel("training step" if x == "step" else
                   "seconds (step x the variant's median step time in its runs)")

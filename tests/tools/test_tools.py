@@ -203,6 +203,7 @@ def test_long_runs_names_jobs_and_skips_finished_ones(tmp_path):
         return subprocess.run(
             ["bash", os.path.join(ROOT, "tools", "long_runs.sh"), *args],
             env=dict(os.environ, PYTHON=sys.executable, OUT_ROOT=str(tmp_path),
+                     RESULTS_ROOT=str(tmp_path / "results"),
                      KERAS_BACKEND=keras.backend.backend()),
             capture_output=True, text=True, timeout=600)
 
@@ -217,6 +218,24 @@ def test_long_runs_names_jobs_and_skips_finished_ones(tmp_path):
     assert list(summary["variants"]) == ["shift"]
     again = long_runs("shift_s3", *tiny)
     assert again.returncode == 0 and "shift_s3: done already" in again.stdout
+
+    assert not os.path.exists(tmp_path / "results")  # pydocs_long predates records
+
+    # A newer study's job publishes its run record; compare_runs reads it.
+    result = long_runs("c512_fine_8e-3_s1", *tiny)
+    assert result.returncode == 0, result.stderr[-3000:]
+    path = tmp_path / "results" / "context512" / "c512_fine_8e-3_s1.json"
+    record = json.loads(path.read_text())
+    assert (record["study"], record["name"], record["job"]) == (
+        "context512", "c512_fine_8e-3", "c512_fine_8e-3_s1")
+    assert record["label"] == "fine" and record["mixer_kwargs"] == {"max_kernel": 4}
+    assert record["seed"] == 1 and len(record["curve"]) == 2 and record["steps"] == 2
+    assert record["settings"]["learning_rate"] == 8e-3 and record["settings"]["preset"] == "tiny"
+    assert len(record["code"]["commit"]) == 40 and len(record["epoch_sec_per_step"]) == 2
+    table = run_tool("compare_runs.py", str(path.parent), "--baseline=c512_fine_8e-3",
+                     f"--out={tmp_path / 'r.png'}")
+    assert table.returncode == 0, table.stderr[-3000:]
+    assert "| c512_fine_8e-3 |" in table.stdout and (tmp_path / "r.png").exists()
 
     for bad, message in (("shift", "is not VARIANT_s<SEED>"), ("wide_s0", "unknown variant wide")):
         result = long_runs(bad)
