@@ -15,7 +15,7 @@ top-5 hit rates and mAP (final_val_top1, final_val_top5, final_val_mAP).
 
 import os
 
-from absl import app, flags
+from absl import flags
 
 from keras_wavegpt.data import audio_classification as clips_data
 from keras_wavegpt.models import build_audio_transformer
@@ -23,6 +23,7 @@ from keras_wavegpt.training import flags as training_flags
 from keras_wavegpt.training.flags import (
     define_training_flags,
     train_config_from_flags,
+    run_script,
     user_errors,
 )
 from keras_wavegpt.training.metrics import TAGGING_METRICS, tagging_task
@@ -90,4 +91,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_script(main)

@@ -21,7 +21,7 @@ within the context, 512 for LRA lengths). Writes summary.json (with
 final_val_accuracy), val_loss.png, logs and checkpoints under --out_dir.
 """
 
-from absl import app, flags
+from absl import flags
 
 from keras_wavegpt.data import lra
 from keras_wavegpt.models import build_sequence_classifier
@@ -29,6 +29,7 @@ from keras_wavegpt.training import flags as training_flags
 from keras_wavegpt.training.flags import (
     define_training_flags,
     train_config_from_flags,
+    run_script,
     user_errors,
 )
 from keras_wavegpt.training.runner import format_table, run_comparison
@@ -106,4 +107,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_script(main)

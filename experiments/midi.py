@@ -11,7 +11,7 @@ pieces concatenated in a fixed shuffled order, each variant on the same
 batches. `final_val_bpc` in summary.json is bits per event here.
 """
 
-from absl import app, flags
+from absl import flags
 
 from keras_wavegpt.data.midi import load_midi_folder, load_music21_corpus
 from keras_wavegpt.training import flags as training_flags
@@ -19,6 +19,7 @@ from keras_wavegpt.training.flags import (
     define_language_model_flags,
     define_training_flags,
     train_config_from_flags,
+    run_script,
     user_errors,
 )
 from keras_wavegpt.training.runner import compare_language_models, format_table
@@ -55,4 +56,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_script(main)

@@ -14,7 +14,7 @@ each variant continues one validation prompt: `<out_dir>/prompt.wav` and
 
 import os
 
-from absl import app, flags
+from absl import flags
 
 from keras_wavegpt.data.audio import (
     ASTERISK_SOUNDS,
@@ -28,6 +28,7 @@ from keras_wavegpt.training.flags import (
     define_language_model_flags,
     define_training_flags,
     train_config_from_flags,
+    run_script,
     user_errors,
 )
 from keras_wavegpt.training.runner import compare_language_models, format_table
@@ -94,4 +95,4 @@ def write_audio_samples(prompt, summary, config, sample_length, sampler, sample_
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_script(main)

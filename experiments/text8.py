@@ -13,7 +13,7 @@ validation prompt (printed and written to samples.txt).
 
 import os
 
-from absl import app, flags
+from absl import flags
 
 from keras_wavegpt import data
 from keras_wavegpt.models import SAMPLERS, generate
@@ -23,6 +23,7 @@ from keras_wavegpt.training.flags import (
     define_language_model_flags,
     define_training_flags,
     train_config_from_flags,
+    run_script,
     user_errors,
 )
 from keras_wavegpt.training.runner import compare_language_models, format_table
@@ -93,4 +94,4 @@ def write_samples(corpus, prompt, summary, config, sample_length, sampler):
     print("\n".join(lines))
 
 if __name__ == "__main__":
-    app.run(main)
+    run_script(main)

@@ -15,7 +15,7 @@ summary.json is bits per token here.
 
 import os
 
-from absl import app, flags
+from absl import flags
 
 from keras_wavegpt.data import bpe
 from keras_wavegpt.training import flags as training_flags
@@ -23,6 +23,7 @@ from keras_wavegpt.training.flags import (
     define_language_model_flags,
     define_training_flags,
     train_config_from_flags,
+    run_script,
     user_errors,
 )
 from keras_wavegpt.training.runner import compare_language_models, format_table
@@ -75,4 +76,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_script(main)

@@ -2,5 +2,4 @@
 
 from keras_wavegpt import layers, models, training
 from keras_wavegpt.models.generation import generate
-
-__version__ = "0.1.0"
+from keras_wavegpt.version import VERSION as __version__

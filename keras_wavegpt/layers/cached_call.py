@@ -10,7 +10,7 @@ def initial_cache(layer, batch, length, hidden_dim, dtype):
     """The cache that `call_with_cache` starts from for one layer.
 
     A layer with its own streaming state (`streaming`: the fixed Haar
-    layer's running sums, the EMA's last values) makes it; any other layer
+    layer's window inputs, the EMA's last values) makes it; any other layer
     gets room for its past inputs.
 
     Args:

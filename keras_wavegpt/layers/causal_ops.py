@@ -11,8 +11,7 @@ from keras import ops
 
 from keras_wavegpt.utils.validation import check_fraction
 
-# Time steps per block of `block_causal_conv` (fewer for shorter kernels)
-# and of `running_sum`.
+# Time steps per block of `block_causal_conv` (fewer for shorter kernels).
 BLOCK_STEPS = 32
 
 
@@ -156,37 +155,6 @@ def block_causal_conv(x, h, block):
     frames = ops.reshape(frames, (c, -1, (back + 1) * block))  # (c, B·J, L)
     y = ops.matmul(frames, w)  # (c, B·J, block)
     return head_steps(ops.reshape(y, (c, -1, blocks * block)), time, axis=2)  # (c, B, T)
-
-
-def running_sum(x, block=BLOCK_STEPS):
-    """`ops.cumsum(x, axis=1)` for a stream with T known, blockwise.
-
-    Within each block of `block` steps the prefix sums are one product with a
-    lower-triangular matrix of ones; each block then adds the total of the
-    blocks before it (a cumulative sum over T / block steps). Still O(T) work
-    per channel for a fixed block, but dense products where TensorFlow's and
-    XLA's CPU scans along a middle axis are slow.
-
-    Args:
-        x: tensor of shape `(B, T, n)`, with T known.
-        block: int. Time steps per block. Defaults to `BLOCK_STEPS` (32).
-
-    Returns:
-        tensor of shape `(B, T, n)`: the sums of the inputs up to each step.
-    """
-    time, n = x.shape[1], x.shape[2]
-    block = min(block, time)
-    blocks = -(-time // block)
-    padded = ops.pad(x, [[0, 0], [0, blocks * block - time], [0, 0]])
-    padded = ops.reshape(padded, (-1, blocks, block, n))  # (B, J, block, n)
-    within = ops.matmul(np.tril(np.ones((block, block), "float32")), padded)
-    total = ops.reshape(ops.split(within, [block - 1], axis=2)[1], (-1, blocks, n))
-    # Sum of the earlier blocks, never a difference: a later block's total
-    # must not reach an earlier one, through round-off or a NaN.
-    before = ops.cumsum(head_steps(total, blocks - 1), axis=1)  # (B, J - 1, n)
-    before = ops.pad(before, [[0, 0], [1, 0], [0, 0]])
-    running = within + ops.expand_dims(before, 2)  # (B, J, block, n)
-    return head_steps(ops.reshape(running, (-1, blocks * block, n)), time)
 
 
 def fft_causal_conv(x, h, time):

@@ -23,7 +23,6 @@ from keras_wavegpt.layers.causal_ops import (
     delay,
     fft_causal_conv,
     processed_channels,
-    running_sum,
     split_channels,
 )
 from keras_wavegpt.utils.validation import (
@@ -48,12 +47,10 @@ MIN_GROUP_TAPS = 16
 # TensorFlow's beats the blocked products below 512 steps (measurements in
 # docs/benchmarks.md, "Backend paths").
 MATMUL_FROM_STEPS = {"jax": 1, "torch": 1, "tensorflow": 512}
-# Backends whose fixed (Haar) layer takes its running sums as blocked matrix
-# products and its windows as one shift per kernel length (when there are at
-# most MAX_SHIFTS lengths): their CPU scans along a middle axis are slow.
-# Torch, which pays per operation in eager mode, keeps a cumulative sum and a
-# gather (docs/benchmarks.md, "Backend paths").
-BLOCKED_SUM_BACKENDS = ("tensorflow", "jax")
+# The fixed (Haar) layer assembles each window from the levels of a Haar
+# pyramid by one shift per level and kernel length while there are at most
+# this many lengths (the dyadic schedule has one per level), else by one
+# gather per level.
 MAX_SHIFTS = 16
 
 
@@ -136,6 +133,24 @@ def _check_levels(levels, schedule, max_kernel):
         raise ValueError(f"`levels` repeats a level: {tuple(levels)}")
     return tuple(sorted(int(v) for v in levels))
 
+def _channels(x, low, high):
+    """Channels `low` to `high` (exclusive; `None`: to the end) of a
+    `(B, T, c)` stream, by a split (see `causal_ops.head_steps`)."""
+    width = x.shape[-1]
+    high = width if high is None else high
+    parts = split_channels(x, [i for i in (low, high) if 0 < i < width])
+    return parts[1 if low > 0 else 0]
+
+
+def _shift(x, steps, time):
+    """`x` delayed by `steps`, or `None` where that leaves only zeros."""
+    if steps == 0:
+        return x
+    if time is not None and steps >= time:
+        return None
+    return delay(x, steps)
+
+
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
 class CausalWavelet(keras.layers.Layer):
     """Causal multi-scale (Haar) approximation on part of the channels.
@@ -150,11 +165,14 @@ class CausalWavelet(keras.layers.Layer):
     the learnable layer equals the fixed one at initialisation. Channels
     `[0, E - n)` are copied unchanged; see `kernel_schedule` for `f`.
 
-    Cost: the fixed variant is O(B·T·E) with float32 running sums and no
-    weights (on TensorFlow and JAX blocked into small triangular matrix
-    products, with one shift per kernel length: causal for finite activations,
-    a NaN or inf reaching the earlier steps of its 32-step block through
-    0·inf). The learnable variant groups channels by the power of two that
+    Cost: the fixed variant has no weights and is O(B·T·E·log f) float32
+    additions: a Haar pyramid, level `j` the sum of the `2**j` inputs ending
+    at each step (level `j - 1` plus itself `2**(j - 1)` steps back), from
+    which each window is the sum of one level per set bit of `f(i)`. Every
+    output is a sum of its own window's inputs and never a difference of
+    longer sums, so its error stays within float32 round-off of those
+    inputs at any length and mean, and a NaN or inf reaches only later
+    steps. The learnable variant groups channels by the power of two that
     bounds their length (kernels of up to 16 taps together) and filters each
     group at once, taps past `f(i)` masked to zero, so short kernels never pay
     for the long ones: on JAX and torch (TensorFlow from T = 512) blocks of 32
@@ -296,22 +314,24 @@ class CausalWavelet(keras.layers.Layer):
             length: int. The longest sequence.
 
         Returns:
-            float32 zeros of shape `(batch, length, n)`, to hold the running
-            sums `S[t] = sum_{m<=t} x[m]` of the `n` processed channels.
+            float32 zeros of shape `(batch, length, n)`, to hold the inputs
+            of the `n` processed channels at every position.
         """
         return ops.zeros((batch, length, len(self._lengths)), "float32")
 
     def call_with_cache(self, inputs, cache, index):
-        """The layer's output for `inputs` placed at `index`, and its new sums.
+        """The layer's output for `inputs` placed at `index`, and its new cache.
 
         A whole sequence (`L > 1`, at index 0) runs the usual layer and
-        stores its sums; one token costs O(E): `S[t] = S[t-1] + x[t]` and
-        `y[t] = (S[t] - S[t-f]) / f`, the full layer's value at `t` up to
-        float32 round-off.
+        stores its inputs. One token stores its input at `index` and sums
+        each channel's window of cached inputs directly (the `f(i)` steps
+        ending at `index`, out of the last `receptive_field` read in one
+        slice): O(E·f) work per token, no running sums, so it agrees with
+        the full layer to float32 round-off of the window's own values.
 
         Args:
             inputs: tensor of shape `(B, L, E)`.
-            cache: the sums from `initial_cache` or the previous call.
+            cache: the inputs from `initial_cache` or the previous call.
             index: int or scalar tensor. The position of the first step.
 
         Returns:
@@ -319,48 +339,72 @@ class CausalWavelet(keras.layers.Layer):
         """
         keep, x = ops.split(inputs, [self._start], axis=-1)
         x = ops.cast(x, "float32")  # (B, L, n)
-        if inputs.shape[1] != 1:
-            return self(inputs), ops.slice_update(cache, [0, 0, 0], ops.cumsum(x, axis=1))
         index = ops.convert_to_tensor(index, "int32")
-        previous = ops.take(cache, ops.maximum(index - 1, 0)[None], axis=1)  # (B, 1, n)
-        running = x + ops.where(index > 0, previous, 0.0)
-        cache = ops.slice_update(cache, [0, index, 0], running)
-        lengths = ops.convert_to_tensor(self._lengths)
-        start = index - ops.cast(lengths, "int32")  # (n,): S[t - f] per channel
-        earlier = ops.take_along_axis(
-            cache, ops.broadcast_to(ops.maximum(start, 0)[None, None], ops.shape(running)),
-            axis=1,
-        )
-        earlier = ops.where(start >= 0, earlier, 0.0)
-        y = (running - earlier) / lengths
+        cache = ops.slice_update(cache, [0, index, 0], x)
+        if inputs.shape[1] != 1:
+            return self(inputs), cache
+        total, n = cache.shape[1], cache.shape[2]
+        width = min(self.receptive_field, total)
+        start = ops.clip(index - width + 1, 0, total - width)
+        window = ops.slice(cache, [0, start, 0], [ops.shape(cache)[0], width, n])  # (B, K, n)
+        position = start + ops.arange(width, dtype="int32")[:, None]  # (K, 1)
+        lengths = ops.convert_to_tensor(self.channel_kernel_sizes[self._start :], "int32")
+        inside = ops.logical_and(position <= index, position > index - lengths)  # (K, n)
+        # `where`, not a product with the mask: a NaN outside the window stays out.
+        total_sum = ops.sum(ops.where(inside, window, 0.0), axis=1, keepdims=True)
+        y = total_sum / ops.convert_to_tensor(self._lengths)
         return ops.concatenate([keep, ops.cast(y, inputs.dtype)], axis=-1), cache
 
     def _box(self, x):
-        """Moving averages of every length at once from one running sum."""
-        t = x.shape[1]
-        lengths = ops.convert_to_tensor(self._lengths)
-        if t is not None and keras.backend.backend() in BLOCKED_SUM_BACKENDS:
-            running = running_sum(x)  # running[t] = sum_{m<=t} x[m]
-            if len(self._runs) <= MAX_SHIFTS:
-                # One shift per length: window = running[t] - running[t - f].
-                parts = split_channels(running, [start for start, _ in self._runs[1:]])
-                windows = []
-                for part, (_, f) in zip(parts, self._runs):
-                    if f < t:  # longer windows only meet the zero padding
-                        part = part - delay(part, f)
-                    windows.append(part)
-                return ops.concatenate(windows, axis=-1) / lengths
-        else:
-            t = ops.shape(x)[1]
-            running = ops.cumsum(x, axis=1)
-        # One gather from the flattened (T + 1, n) sums: before[t + 1 - f_c, c].
-        n = len(self._lengths)
-        before = ops.pad(running, [[0, 0], [1, 0], [0, 0]])  # before[t] = sum_{m<t}
-        start = ops.arange(t, dtype="int32")[:, None] + 1 - ops.cast(lengths, "int32")
-        start = ops.maximum(start, 0)  # (T, n): first index in the window
-        index = ops.reshape(start * n + ops.arange(n, dtype="int32"), (-1,))
-        earlier = ops.take(ops.reshape(before, (ops.shape(x)[0], -1)), index, axis=1)
-        return (running - ops.reshape(earlier, ops.shape(x))) / lengths
+        """Moving averages of every length from one Haar pyramid.
+
+        Level `j` holds, for the channels whose kernel has at least `2**j`
+        taps (a suffix: lengths ascend), the sum of the `2**j` inputs ending
+        at each step. A window of `f` steps is the sum of one level per set
+        bit of `f`, each shifted back by the higher bits.
+        """
+        time = x.shape[1]
+        sizes = self.channel_kernel_sizes[self._start :]
+        top = int(sizes.max()).bit_length() - 1
+        first = [int(np.searchsorted(sizes, 2**j)) for j in range(top + 1)]
+        levels = [x]  # levels[j]: channels first[j]..n - 1
+        for j in range(1, top + 1):
+            p = _channels(levels[-1], first[j] - first[j - 1], None)
+            back = _shift(p, 2 ** (j - 1), time)
+            levels.append(p if back is None else p + back)
+        if len(self._runs) > MAX_SHIFTS:
+            return self._gather_windows(levels, first) / ops.convert_to_tensor(self._lengths)
+        ends = [start for start, _ in self._runs[1:]] + [len(sizes)]
+        windows = []
+        for (start, f), end in zip(self._runs, ends):
+            window, offset = None, 0
+            for b in reversed(range(f.bit_length())):
+                if f >> b & 1:
+                    part = _shift(_channels(levels[b], start - first[b], end - first[b]),
+                                  offset, time)
+                    if part is not None:
+                        window = part if window is None else window + part
+                    offset += 2**b
+            windows.append(window)
+        return ops.concatenate(windows, axis=-1) / ops.convert_to_tensor(self._lengths)
+
+    def _gather_windows(self, levels, first):
+        """The windows' sums from the pyramid by one gather per level: for
+        many kernel lengths (the linear schedule), where a shift per length
+        and level would be hundreds of small operations."""
+        sizes = self.channel_kernel_sizes[self._start :]
+        steps = ops.arange(ops.shape(levels[0])[1], dtype="int32")[:, None]  # (T, 1)
+        total = None
+        for b, level in enumerate(levels):
+            own = sizes[first[b] :]
+            offset = ops.convert_to_tensor((own >> (b + 1)) << (b + 1), "int32")
+            source = steps - offset  # (T, c): the step this bit's level is read at
+            take = ops.logical_and(source >= 0, ops.convert_to_tensor(own >> b & 1 == 1))
+            index = ops.broadcast_to(ops.maximum(source, 0)[None], ops.shape(level))
+            part = ops.where(take, ops.take_along_axis(level, index, axis=1), 0.0)
+            part = ops.pad(part, [[0, 0], [0, 0], [first[b], 0]])
+            total = part if total is None else total + part
+        return total
 
     def _fir(self, x):
         """Causal FIR per group of similar kernel lengths: time-blocked matrix

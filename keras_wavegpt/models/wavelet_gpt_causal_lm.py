@@ -16,6 +16,12 @@ from keras_wavegpt.models.wavelet_gpt_backbone import (
 from keras_wavegpt.models.wavelet_gpt_causal_lm_preprocessor import (
     WaveletGPTCausalLMPreprocessor,
 )
+from keras_wavegpt.utils.files import (
+    check_preset_destination,
+    raise_if_damaged,
+    replace_folder,
+    write_preset_manifest,
+)
 from keras_wavegpt.utils.validation import check_positive_ints
 
 
@@ -36,9 +42,9 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
     `"beam"`, `"contrastive"`, or a `keras_hub.samplers.Sampler`).
 
     Generation is cached. Attention keeps keras_hub's key/value cache. The
-    fixed Haar mixer keeps its running sums and `ema` its recurrence, each
-    adding a token in O(E) (`call_with_cache` of `CausalWavelet` and
-    `CausalEMA`); every other gap mixer keeps the inputs it has seen
+    fixed Haar mixer sums each window of its cached inputs directly
+    (O(E·f) per token) and `ema` keeps its recurrence (O(E)) (`call_with_cache`
+    of `CausalWavelet` and `CausalEMA`); every other gap mixer keeps the inputs it has seen
     (`(B, max_length, E)` per gap) and computes a new token's output from
     the last `receptive_field` of them (the longest kernel; the whole past
     for the adaptive filterbank), which is
@@ -127,27 +133,53 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
         return config
 
     def save_to_preset(self, preset_dir, max_shard_size=10):
-        """keras_hub's `save_to_preset`, all or nothing.
+        """keras_hub's `save_to_preset`, all or nothing, deleting nothing else.
 
-        The preset is written to `<preset_dir>.partial` and moved into place
-        only when complete, so a failed save never leaves a folder that
-        `from_preset` would read.
+        The preset is written to `<preset_dir>.partial` with a manifest of
+        its files' sizes and checksums, and takes the place of `preset_dir`
+        only when complete: an existing preset there stays readable until
+        then (on Linux the two folders are exchanged in one step). A folder
+        holding anything but a preset, the current directory, or a folder
+        above it is refused before anything is written.
 
         Args:
-            preset_dir: str. The preset's folder, replaced if it exists.
+            preset_dir: str. The preset's folder: new, empty, or a preset
+                to replace.
             max_shard_size: int or `None`. Weight shard size in GB. Defaults
                 to `10`.
+
+        Raises:
+            ValueError: `preset_dir` is not a folder a preset may replace.
         """
         preset_dir = os.path.normpath(preset_dir)
+        check_preset_destination(preset_dir)
         partial = preset_dir + ".partial"
         shutil.rmtree(partial, ignore_errors=True)
         try:
             super().save_to_preset(partial, max_shard_size=max_shard_size)
-        except BaseException:
+            write_preset_manifest(partial)
+            replace_folder(partial, preset_dir)
+        finally:
             shutil.rmtree(partial, ignore_errors=True)
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """keras_hub's `from_preset`; a damaged local preset is an error
+        that names the damaged file.
+
+        Args:
+            preset: str. A preset folder or a keras_hub preset handle.
+            load_weights: bool. Load the saved weights. Defaults to `True`.
+            **kwargs: passed to keras_hub's `from_preset`.
+
+        Raises:
+            ValueError: a file of the local preset is damaged.
+        """
+        try:
+            return super().from_preset(preset, load_weights=load_weights, **kwargs)
+        except (OSError, ValueError) as error:
+            raise_if_damaged(preset, error)
             raise
-        shutil.rmtree(preset_dir, ignore_errors=True)
-        os.replace(partial, preset_dir)
 
     def compile(self, *args, sampler="top_k", **kwargs):
         """keras_hub's `CausalLM.compile`, checking the sampler's name first.

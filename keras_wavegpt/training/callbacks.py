@@ -3,12 +3,18 @@
 import json
 import math
 import os
+import re
 import shutil
+import sys
 import tempfile
 import time
 
 import keras
 import numpy as np
+
+from keras_wavegpt.utils.errors import BackupError
+from keras_wavegpt.utils.files import atomic_path, file_digest, write_text
+from keras_wavegpt.utils.validation import check_int
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -68,22 +74,32 @@ class LearningRateLogger(keras.callbacks.Callback):
 
 
 class TrainingBackup(keras.callbacks.Callback):
-    """Crash-safe training state, so a killed run continues where it stopped.
+    """Checked, crash-safe training state, so a killed run continues where it stopped.
 
-    At the end of every epoch it writes, into a new folder
-    `backup_dir/epoch_<n>/`, the model's weights with the optimizer's
-    variables (iteration count, Adam moments, `MetaOptimizer` state)
-    and `state.json` (the epoch, the logs of every finished epoch, and the
-    attributes named in `track`); only then does it point the file
-    `backup_dir/latest` at the new folder (write and rename, which is atomic)
-    and delete the older folder. A kill at any moment leaves `latest`
-    naming a complete backup. With `checkpoint_path`, the whole model
-    (`.keras`) is written the same way for users to load.
+    At the end of every epoch it writes a new folder `backup_dir/epoch_<n>/`:
+    the model's weights with the optimizer's variables (iteration count,
+    Adam moments, `MetaOptimizer` state), `state.json` (the epoch, the logs
+    of every finished epoch, and the attributes named in `track`), and last
+    `manifest.json` with every file's size and SHA-256. The folder is built
+    under a temporary name and renamed when whole; then the file `latest`
+    names it and backups beyond the newest `keep` are removed. With
+    `checkpoint_path`, the whole model (`.keras`) is written atomically too,
+    for users to load.
 
-    An epoch whose logs hold a NaN or infinite value (`TerminateOnNaN` stops
-    such runs), or that stopped before its last step, is not saved: the last
-    good backup and checkpoint stay, `problem` says what happened and
-    `non_finite` whether a value was NaN or infinite.
+    `restore` checks each backup, newest first: its files are present and
+    match the manifest, and the weights load. A damaged one gets a one-line
+    warning that names it, and the one before it is tried; `history` and
+    the returned epoch are the good backup's, so the caller rewinds the
+    curve, the CSV log and the data order to it. With no usable backup it
+    raises `BackupError`, naming the folder and the ways on.
+
+    A write that fails (a full disk: `ENOSPC`, or any `OSError`) removes
+    what it half wrote, leaves the previous backups as they were and raises
+    `BackupError`. An epoch whose logs hold a NaN or infinite value
+    (`TerminateOnNaN` stops such runs), or that stopped before its last
+    step, is not saved: the last good backup and checkpoint stay, `problem`
+    says what happened and `non_finite` whether a value was NaN or
+    infinite.
 
     Keras' `BackupAndRestore` restores the weights and optimizer too, but
     writes the weights and the epoch number in two steps in place (a kill
@@ -111,9 +127,16 @@ class TrainingBackup(keras.callbacks.Callback):
             shared folder, and process 0 alone writes (the others save to a
             scratch folder, since saving is collective there). Defaults to
             `True`.
+        keep: int. How many of the newest backups to keep, at least 1.
+            Defaults to `2`: one damaged backup still leaves one to resume
+            from.
     """
 
-    def __init__(self, backup_dir, checkpoint_path=None, track=None, writer=True):
+    WEIGHTS = "model.weights.h5"
+    STATE = "state.json"
+    MANIFEST = "manifest.json"
+
+    def __init__(self, backup_dir, checkpoint_path=None, track=None, writer=True, keep=2):
         super().__init__()
         self.writer = writer
         self.backup_dir = os.fspath(backup_dir)
@@ -122,6 +145,8 @@ class TrainingBackup(keras.callbacks.Callback):
             raise ValueError(
                 f"`checkpoint_path` must end in .keras, got {self.checkpoint_path!r}"
             )
+        check_int("keep", keep, minimum=1)
+        self.keep = keep
         self.track = dict(track or {})
         self.epoch = 0
         self.history = []
@@ -133,15 +158,25 @@ class TrainingBackup(keras.callbacks.Callback):
     def _pointer(self):
         return os.path.join(self.backup_dir, "latest")
 
+    def backups(self):
+        """The backup folders, newest first (half-written ones left out).
+
+        Returns:
+            list of `(epoch, folder)`.
+        """
+        if not os.path.isdir(self.backup_dir):
+            return []
+        found = [(int(name[len("epoch_"):]), os.path.join(self.backup_dir, name))
+                 for name in os.listdir(self.backup_dir) if _BACKUP_NAME.fullmatch(name)]
+        return sorted(found, reverse=True)
+
     def latest(self):
-        """The folder of the newest complete backup, or None."""
-        if not os.path.exists(self._pointer):
-            return None
-        with open(self._pointer) as f:
-            return os.path.join(self.backup_dir, f.read().strip())
+        """The folder of the newest backup, or None."""
+        found = self.backups()
+        return found[0][1] if found else None
 
     def restore(self, model):
-        """Loads the newest backup into a compiled model.
+        """Loads the newest good backup into a compiled model.
 
         Args:
             model: `keras.Model`. Compiled, as the backup's was.
@@ -152,22 +187,62 @@ class TrainingBackup(keras.callbacks.Callback):
 
         Raises:
             ValueError: `model` is not compiled.
+            BackupError: backups exist and none of them is usable.
         """
-        folder = self.latest()
-        if folder is None:
+        found = self.backups()
+        if not found:
             return 0
         if getattr(model, "optimizer", None) is None:
             raise ValueError("Compile the model before restoring a backup into it")
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        model.load_weights(os.path.join(folder, "model.weights.h5"))
-        with open(os.path.join(folder, "state.json")) as f:
-            state = json.load(f)
-        for name, (obj, attributes) in self.track.items():
-            for attribute in attributes:
-                setattr(obj, attribute, state["track"][name][attribute])
-        self.epoch, self.history = state["epoch"], state["history"]
-        return self.epoch
+        problems = []
+        for _, folder in found:
+            try:
+                state = self._load(model, folder)
+            except _Damaged as damage:
+                print(f"TrainingBackup: warning: skipping damaged backup {folder}: {damage}",
+                      file=sys.stderr)
+                problems.append(f"{os.path.basename(folder)}: {damage}")
+                continue
+            for name, (obj, attributes) in self.track.items():
+                for attribute in attributes:
+                    setattr(obj, attribute, state["track"][name][attribute])
+            self.epoch, self.history = state["epoch"], state["history"]
+            return self.epoch
+        raise BackupError(
+            f"No usable backup in {self.backup_dir} ({'; '.join(problems)}); start afresh "
+            "without --resume, or give another --out_dir")
+
+    def _load(self, model, folder):
+        """The state of a backup that checks out, its weights loaded."""
+        manifest_path = os.path.join(folder, self.MANIFEST)
+        if not os.path.isfile(manifest_path):
+            raise _Damaged("no manifest.json (written last, so the backup is incomplete)")
+        try:
+            with open(manifest_path) as f:
+                manifest = json.load(f)["files"]
+        except (ValueError, KeyError, TypeError, OSError) as error:
+            raise _Damaged(f"unreadable manifest.json ({error})") from None
+        for name in (self.WEIGHTS, self.STATE):
+            path = os.path.join(folder, name)
+            if not os.path.isfile(path):
+                raise _Damaged(f"{name} is missing")
+            if name not in manifest:
+                raise _Damaged(f"manifest.json does not list {name}")
+            size = os.path.getsize(path)
+            if size != manifest[name]["size"]:
+                raise _Damaged(f"{name} has {size} bytes, {manifest[name]['size']} were written")
+            if file_digest(path)["sha256"] != manifest[name]["sha256"]:
+                raise _Damaged(f"{name} does not match its checksum")
+        try:
+            with open(os.path.join(folder, self.STATE)) as f:
+                state = json.load(f)
+            model.load_weights(os.path.join(folder, self.WEIGHTS))
+        except Exception as error:  # any reader's error: the file is not usable
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise _Damaged(f"does not load ({first})") from None
+        return state
 
     def on_epoch_begin(self, epoch, logs=None):
         self._batches = 0
@@ -189,34 +264,53 @@ class TrainingBackup(keras.callbacks.Callback):
             print(f"\nTrainingBackup: {problem}; kept the backup of epoch "
                   f"{self.epoch} and its checkpoint.")
             return
-        self.epoch = epoch + 1
-        self.history.append(logs)
+        history = self.history + [logs]
         if not self.writer:
             self._save_and_discard()
-            return
+        else:
+            try:
+                self._save(epoch + 1, history)
+            except OSError as error:
+                kept = (f"the backup of epoch {self.epoch} is intact" if self.epoch
+                        else "no earlier backup exists")
+                raise BackupError(
+                    f"Could not write the backup of epoch {epoch + 1} in {self.backup_dir} "
+                    f"({error.strerror or error}); {kept}. Free space, then resume "
+                    "with --resume") from None
+        self.epoch, self.history = epoch + 1, history
+
+    def _save(self, epoch, history):
+        """Writes one backup whole (or nothing), then the checkpoint, then
+        points `latest` at it and prunes the old ones."""
         os.makedirs(self.backup_dir, exist_ok=True)
-        name = f"epoch_{self.epoch:06d}"
+        name = f"epoch_{epoch:06d}"
         folder = os.path.join(self.backup_dir, name)
-        shutil.rmtree(folder, ignore_errors=True)  # a half-written one from a kill
-        os.makedirs(folder)
-        self.model.save_weights(os.path.join(folder, "model.weights.h5"))
-        state = {
-            "epoch": self.epoch,
-            "history": self.history,
-            "track": {
-                name: {a: _plain(getattr(obj, a)) for a in attributes}
-                for name, (obj, attributes) in self.track.items()
-            },
-        }
-        _write_atomic(os.path.join(folder, "state.json"), json.dumps(state))
+        partial = folder + ".partial"
+        shutil.rmtree(partial, ignore_errors=True)  # a half-written one from a kill
+        try:
+            os.makedirs(partial)
+            self.model.save_weights(os.path.join(partial, self.WEIGHTS))
+            state = {
+                "epoch": epoch,
+                "history": history,
+                "track": {
+                    key: {a: _plain(getattr(obj, a)) for a in attributes}
+                    for key, (obj, attributes) in self.track.items()
+                },
+            }
+            write_text(os.path.join(partial, self.STATE), json.dumps(state))
+            files = {n: file_digest(os.path.join(partial, n)) for n in (self.WEIGHTS, self.STATE)}
+            write_text(os.path.join(partial, self.MANIFEST), json.dumps({"files": files}))
+            shutil.rmtree(folder, ignore_errors=True)
+            os.replace(partial, folder)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
         if self.checkpoint_path:
-            tmp = self.checkpoint_path[: -len(".keras")] + ".tmp.keras"
-            self.model.save(tmp)
-            os.replace(tmp, self.checkpoint_path)
-        previous = self.latest()
-        _write_atomic(self._pointer, name)
-        if previous and os.path.abspath(previous) != os.path.abspath(folder):
-            shutil.rmtree(previous, ignore_errors=True)
+            with atomic_path(self.checkpoint_path) as tmp:
+                self.model.save(tmp)
+        write_text(self._pointer, name)
+        for _, old in self.backups()[self.keep :]:
+            shutil.rmtree(old, ignore_errors=True)
 
     def _save_and_discard(self):
         """What a writer saves, into a scratch folder that is then removed:
@@ -229,17 +323,15 @@ class TrainingBackup(keras.callbacks.Callback):
                 self.model.save(os.path.join(scratch, "checkpoint.keras"))
 
 
+class _Damaged(Exception):
+    """A backup that cannot be used; the message says why."""
+
+
+_BACKUP_NAME = re.compile(r"epoch_\d{6}")
+
+
 def _plain(value):
     """JSON-ready copy of a tracked attribute (numbers, lists of numbers)."""
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return float(value) if isinstance(value, (float, np.floating)) else value
-
-
-def _write_atomic(path, text):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

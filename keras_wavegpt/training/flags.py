@@ -10,8 +10,9 @@ import dataclasses
 import os
 import sys
 
-from absl import flags
+from absl import app, flags
 
+from keras_wavegpt.utils.errors import TRACEBACK_VARIABLE, RunError
 from keras_wavegpt.training.runner import (
     ARCHITECTURES,
     TrainConfig,
@@ -110,10 +111,34 @@ def user_errors():
     """Inside, a wrong flag value, missing data or an unknown variant ends
     the script with one line on stderr (exit status 2), no traceback. Wrap
     only the checks of what the user gave (config, data), not training: a
-    bug there still shows its traceback."""
+    bug there still shows its traceback (`run_script` handles what stops a
+    run). `KERAS_WAVEGPT_TRACEBACK=1` shows the traceback instead."""
     try:
         yield
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        script = os.path.basename(sys.argv[0])
-        print(f"{script}: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    except (ValueError, TypeError, FileNotFoundError, RunError) as error:
+        _stop(error, 1 if isinstance(error, RunError) else 2)
+
+
+def run_script(main):
+    """`absl.app.run(main)`, where a `RunError` (a locked folder, a damaged
+    backup, a full disk, a non-finite loss) ends the script with one line
+    on stderr and exit status 1, no traceback.
+
+    Args:
+        main: callable. The script's `main(argv)`.
+    """
+    def guarded(argv):
+        try:
+            return main(argv)
+        except RunError as error:
+            _stop(error, 1)
+
+    app.run(guarded)
+
+
+def _stop(error, status):
+    if os.environ.get(TRACEBACK_VARIABLE, "") not in ("", "0"):
+        raise error
+    script = os.path.basename(sys.argv[0])
+    print(f"{script}: error: {error}", file=sys.stderr)
+    sys.exit(status)

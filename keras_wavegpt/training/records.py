@@ -17,6 +17,9 @@ import os
 import platform
 import subprocess
 
+from keras_wavegpt.utils.files import write_json
+from keras_wavegpt.version import VERSION
+
 RECORD_FORMAT = 1
 RECORD_FILE = "record.json"
 
@@ -33,10 +36,8 @@ def code_version(path=None):
         and `"dirty"`: the package's files that differ from the commit
         (`None` when unknown).
     """
-    from keras_wavegpt import __version__
-
     path = path or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    version = {"version": __version__, "commit": None, "dirty": None}
+    version = {"version": VERSION, "commit": None, "dirty": None}
     try:
         commit = subprocess.run(["git", "-C", path, "rev-parse", "HEAD"], capture_output=True,
                                 text=True, timeout=10)
@@ -112,28 +113,6 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
-
-
-def write_json(path, value):
-    """Writes JSON to a temporary name in the same folder, then renames it.
-
-    Args:
-        path: str. The file to write.
-        value: JSON-ready object.
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w") as f:
-            json.dump(value, f, indent=1)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def read_record(path):

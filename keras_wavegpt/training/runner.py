@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import datetime
 import inspect
-import json
 import math
 import os
 import shutil
@@ -41,6 +40,8 @@ from keras_wavegpt.training.meta import (
     MetaParameterLogger,
     meta_optimizer_for,
 )
+from keras_wavegpt.utils.errors import NonFiniteLossError, RunError
+from keras_wavegpt.utils.files import FolderLock, save_figure, write_json, write_text
 from keras_wavegpt.utils.imports import tensorflow
 from keras_wavegpt.utils.validation import check_choice, check_int, check_number
 
@@ -196,6 +197,13 @@ class TrainConfig:
             if field.metadata["choices"] is not None:
                 check_choice(field.name, getattr(self, field.name), field.metadata["choices"])
         check_number("learning_rate", self.learning_rate, 0.0, low_open=True)
+        check_number("min_learning_rate", self.min_learning_rate, 0.0)
+        if self.lr_schedule != "constant" and self.min_learning_rate > self.learning_rate:
+            raise ValueError(
+                f"`min_learning_rate`={self.min_learning_rate} is above `learning_rate`="
+                f"{self.learning_rate}: the {self.lr_schedule} schedule would rise; lower "
+                "--min_learning_rate"
+            )
         if self.lr_schedule == "cosine" and not 0 <= self.warmup_steps < self.steps:
             raise ValueError(
                 f"`warmup_steps`={self.warmup_steps} must be in [0, steps={self.steps})"
@@ -447,12 +455,13 @@ def _record(model, config, run_dir, metric_names, timer, backup, initial_epoch):
     final = curve[-1][1] if len(curve) == config.steps // config.eval_every else None
     if final is None or not math.isfinite(final):
         problem = backup.problem or "no finite validation loss"
-        error = FloatingPointError if backup.non_finite else RuntimeError
+        error = NonFiniteLossError if backup.non_finite else RunError
         saved = (
             f"The last good checkpoint ({len(curve)} of {config.steps // config.eval_every}"
             f" epochs) is {backup.checkpoint_path}" if curve else "No epoch finished"
         )
-        raise error(f"Training in {run_dir} stopped: {problem}. {saved}.")
+        advice = " Lower --learning_rate or raise --warmup_steps." if backup.non_finite else ""
+        raise error(f"Training in {run_dir} stopped: {problem}. {saved}.{advice}")
     return {
         "params": int(model.count_params()),
         "dtype_policy": model.dtype_policy.name,
@@ -493,8 +502,7 @@ def _truncate_csv(path, epochs):
         return
     with open(path) as f:
         lines = f.readlines()
-    with open(path, "w") as f:
-        f.writelines(lines[: 1 + epochs] if epochs else [])
+    write_text(path, "".join(lines[: 1 + epochs] if epochs else []))
 
 
 def run_comparison(build_model, make_data, config, metadata=None, metric_names=(),
@@ -519,6 +527,17 @@ def run_comparison(build_model, make_data, config, metadata=None, metric_names=(
         The summary dict, also written to `config.out_dir/summary.json`.
     """
     config.validate()
+    with _folder_lock(config):
+        return _run_comparison(build_model, make_data, config, metadata, metric_names,
+                               compile_task)
+
+
+def _folder_lock(config):
+    """The run folder's lock; only process 0 of a multi-process job takes it."""
+    return FolderLock(config.out_dir) if config.process_id == 0 else contextlib.nullcontext()
+
+
+def _run_comparison(build_model, make_data, config, metadata, metric_names, compile_task):
     if config.num_processes > 1:
         initialize_processes(config.coordinator_address, config.num_processes,
                              config.process_id)
@@ -550,7 +569,7 @@ def run_comparison(build_model, make_data, config, metadata=None, metric_names=(
                 record["seed"] = seed
                 runs[label].append(record)
                 if config.process_id == 0:
-                    records.write_json(
+                    write_json(
                         os.path.join(config.out_dir, f"seed_{seed}", label, records.RECORD_FILE),
                         records.make_record(record, label, mixer, kwargs, settings, code,
                                             started))
@@ -629,9 +648,11 @@ def compare_language_models(corpus, config, preset, seq_len=None, val_windows=25
 
     settings = dict(dataset=corpus.name, preset=preset, seq_len=seq_len,
                     architecture=architecture, **(metadata or {}))
-    summary = run_comparison(build_model, make_data, config, metadata=settings)
-    if config.process_id == 0 and architecture == "gpt":
-        write_presets(config, corpus.vocabulary_size, arch, seq_len, dropout, tokenizer)
+    config.validate()
+    with _folder_lock(config):  # one writer from the first run to the last preset
+        summary = run_comparison(build_model, make_data, config, metadata=settings)
+        if config.process_id == 0 and architecture == "gpt":
+            write_presets(config, corpus.vocabulary_size, arch, seq_len, dropout, tokenizer)
     return summary
 
 
@@ -758,7 +779,7 @@ def _mean_curve(curves):
 def write_summary(summary, out_dir):
     """Writes a summary and its plots into a folder.
 
-    The files are `summary.json` (written whole, then renamed) and the
+    Each file is written whole, then renamed: `summary.json` and the
     validation loss against steps (`val_loss.png`) and against seconds
     (`val_loss_seconds.png`).
 
@@ -766,11 +787,7 @@ def write_summary(summary, out_dir):
         summary: dict. From `summarize` or `summarize_runs`.
         out_dir: str. The folder, created if missing.
     """
-    os.makedirs(out_dir, exist_ok=True)
-    tmp = os.path.join(out_dir, "summary.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(summary, f, indent=2)
-    os.replace(tmp, os.path.join(out_dir, "summary.json"))
+    write_json(os.path.join(out_dir, "summary.json"), summary)
     plot_curves(summary["variants"], os.path.join(out_dir, "val_loss.png"))
     plot_curves(summary["variants"], os.path.join(out_dir, "val_loss_seconds.png"), x="seconds")
 
@@ -814,7 +831,7 @@ def plot_curves(variants, path, title=None, x="step", baseline=BASELINE):
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

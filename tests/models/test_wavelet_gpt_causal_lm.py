@@ -320,3 +320,38 @@ def test_from_preset_of_a_missing_or_foreign_folder(tmp_path):
     assert os.path.exists(os.path.join(foreign, "config.json"))
     with pytest.raises(ValueError):
         WaveletGPTCausalLM.from_preset(foreign)
+
+
+def test_a_preset_save_never_deletes_what_it_did_not_write(tmp_path, monkeypatch):
+    lm = causal_lm("haar", {})
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.keras").write_text("a user's checkpoint")
+    with pytest.raises(ValueError, match="holds files that are not a preset"):
+        lm.save_to_preset(str(run))
+    assert os.listdir(run) == ["checkpoint.keras"]
+    monkeypatch.chdir(run)
+    with pytest.raises(ValueError, match="current directory"):
+        lm.save_to_preset(".")
+    assert os.listdir(run) == ["checkpoint.keras"]
+
+    # Replacing a preset: the new one takes the old one's place whole.
+    preset = str(tmp_path / "preset")
+    lm.save_to_preset(preset)
+    other = causal_lm("haar", {}, seed=1)
+    other.save_to_preset(preset)
+    assert sorted(os.listdir(tmp_path)) == ["preset", "run"]
+    loaded = WaveletGPTCausalLM.from_preset(preset)
+    for a, b in zip(other.weights, loaded.weights):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
+
+
+def test_a_damaged_preset_is_an_error_naming_the_file(tmp_path):
+    preset = str(tmp_path / "preset")
+    causal_lm("haar", {}).save_to_preset(preset)
+    weights = os.path.join(preset, "model.weights.h5")
+    with open(weights, "r+b") as f:
+        f.truncate(os.path.getsize(weights) // 2)
+    for loader in (WaveletGPTCausalLM, WaveletGPTBackbone):
+        with pytest.raises(ValueError, match=f"Preset {preset} is damaged: {weights} has"):
+            loader.from_preset(preset)

@@ -1,17 +1,11 @@
 """Resume: a run that is interrupted and continued equals one that never stopped.
 
-In process, the data pipeline fails at a chosen step (as a crash would); in a
-subprocess, the text8 script is killed with SIGKILL mid-training and
-restarted with --resume. Either way the finished run's curve, optimizer
-state and weights match an uninterrupted run's.
+In process, the data pipeline fails at a chosen step (as a crash would), and
+the finished run's curve, optimizer state and weights match an uninterrupted
+run's. Kills of the script at ten moments: tests/training/test_faults.py.
 """
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import keras
 import numpy as np
@@ -22,7 +16,6 @@ from keras_wavegpt import data
 from keras_wavegpt.models import build_gpt
 from keras_wavegpt.layers import MultirateDecomposition
 from keras_wavegpt.training import MetaOptimizer, TrainConfig, TrainingBackup, run_comparison
-from tests.experiments.test_text8_script import ROOT
 from tests.helpers import to_numpy
 
 ARCH = dict(max_sequence_length=16, num_layers=2, hidden_dim=16, num_heads=2, intermediate_dim=32, head_hidden_dim=32)
@@ -154,52 +147,3 @@ def test_a_nan_epoch_is_not_saved(tmp_path, capsys):
     loaded = keras.saving.load_model(tmp_path / "ckpt.keras")
     for a, b in zip(good, loaded.weights):
         np.testing.assert_array_equal(a, to_numpy(b))
-
-
-def _script(out_dir, *extra):
-    return [
-        sys.executable, os.path.join(ROOT, "experiments", "text8.py"),
-        "--dataset=pydoc_topics", "--preset=tiny", "--batch_size=4", "--variants=none",
-        "--steps=24", "--eval_every=2", "--warmup_steps=2", "--val_windows=8",
-        "--verbose=0", f"--out_dir={out_dir}", *extra,
-    ]
-
-
-def test_killed_script_resumes_where_it_stopped(tmp_path):
-    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
-    log = open(tmp_path / "reference.log", "w")
-    reference = subprocess.Popen(_script(tmp_path / "reference"), env=env,
-                                 stdout=log, stderr=log)  # runs beside the killed one
-    latest = tmp_path / "run" / "seed_0" / "none" / "backup" / "latest"
-    process = subprocess.Popen(_script(tmp_path / "run"), env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not (latest.exists() and latest.read_text() >= "epoch_000002"):
-        assert process.poll() is None and time.time() < deadline, "never got to epoch 2"
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait() == -signal.SIGKILL
-    killed_at = int(latest.read_text().split("_")[1])
-    assert killed_at < 12, "the run finished before the kill; give it more steps"
-
-    resumed = subprocess.run(_script(tmp_path / "run", "--resume"), env=env,
-                             capture_output=True, text=True, timeout=600)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert reference.wait(timeout=600) == 0, (tmp_path / "reference.log").read_text()[-3000:]
-    log.close()
-    summaries = [
-        json.loads((tmp_path / d / "summary.json").read_text())["variants"]["none"]
-        for d in ("reference", "run")
-    ]
-    assert summaries[1]["runs"][0]["resumed_from_step"] == 2 * killed_at
-    np.testing.assert_allclose(
-        [v for _, v in summaries[1]["curve"]], [v for _, v in summaries[0]["curve"]],
-        rtol=1e-5,
-    )
-    (opt_a, w_a), (opt_b, w_b) = (
-        _optimizer_state(tmp_path / d / "seed_0" / "none" / "checkpoint.keras")
-        for d in ("reference", "run")
-    )
-    assert int(opt_a[0]) == int(opt_b[0]) == 24  # the iteration count survived
-    for a, b in zip(opt_a + w_a, opt_b + w_b):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

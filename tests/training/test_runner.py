@@ -97,6 +97,8 @@ def test_plateau_schedule_runs(corpus, tmp_path):
         (dict(variants=("none", "a=multirate", "a=haar")), "repeats"),
         (dict(variants=("none", "a=wavelet:x=1")), "accepted values"),
         (dict(meta_objective="fast"), "meta_objective"),
+        (dict(learning_rate=1e-3, min_learning_rate=2e-3), "schedule would rise"),
+        (dict(lr_schedule="plateau", min_learning_rate=1.0), "schedule would rise"),
     ],
 )
 def test_bad_config(changes, match):
