@@ -727,8 +727,9 @@ def summarize_runs(runs, metric_names=(), references=(), baseline=BASELINE):
 
     Returns:
         dict. Variant label -> mean (and std over seeds) of every number, the
-        seed-mean curve, `"welch"` (`{reference: {"t": ..., "p": ...}}`) and
-        the records as `"runs"`.
+        seed-mean curve, `"welch"` (`{reference: metrics.welch_comparison}`:
+        t, p, the difference with its 95% interval, the detectable
+        difference) and the records as `"runs"`.
     """
     base = {r["seed"]: r for r in runs.get(baseline, ())}
     variants = {}
@@ -756,10 +757,10 @@ def summarize_runs(runs, metric_names=(), references=(), baseline=BASELINE):
         for reference in dict.fromkeys((baseline, *references)):
             if reference == variant or reference not in runs:
                 continue
-            t, p = metrics.welch_test([r["final_val_loss"] for r in records],
-                                      [r["final_val_loss"] for r in runs[reference]])
-            if t is not None:
-                entry["welch"][reference] = {"t": t, "p": p}
+            test = metrics.welch_comparison([r["final_val_loss"] for r in records],
+                                            [r["final_val_loss"] for r in runs[reference]])
+            if test is not None:
+                entry["welch"][reference] = test
         entry["curve"] = _mean_curve([r["curve"] for r in records])
         entry["runs"] = records
         variants[variant] = entry
@@ -853,7 +854,7 @@ def format_table(variants, metric_names=()):
     references = list(dict.fromkeys(r for v in variants.values() for r in v.get("welch", {})))
     head = ("| variant | params |" + " seeds |" * seeded + " val loss | val bpc |"
             + "".join(f" val {m} |" for m in metric_names) + " SPE | speedup | step time* |"
-            + "".join(f" p vs {r} |" for r in references))
+            + "".join(f" vs {r} |" for r in references))
     rows = [head, "|" + "---|" * head.count(" |")]
     for name, v in variants.items():
         spe = "-" if v["spe"] is None else f"{v['spe']:.0f}"
@@ -873,13 +874,19 @@ def format_table(variants, metric_names=()):
     rows.append("\n* this run's step time over the baseline's, on a machine that may have been "
                 "shared with other work; side-by-side ratios: docs/benchmarks.md")
     if references:
-        rows.append("p: Welch's two-sided t-test of the final validation losses over seeds "
-                    "(t < 0: lower loss than the reference)")
+        tests = sum(r in v.get("welch", {}) for v in variants.values() for r in references)
+        rows.append(
+            f"vs X: mean final loss minus X's [95% interval], Welch's two-sided p, and ±d: the "
+            f"smallest difference these seeds could detect at p < 0.05. {tests} tests in this "
+            "table: with many tests, read 0.01 < p < 0.05 as suggestive.")
     return "\n".join(rows)
 
 
 def _welch(test):
-    return "-" if test is None else f"{test['p']:.3g} (t {test['t']:+.2f})"
+    if test is None:
+        return "-"
+    return (f"{test['diff']:+.4f} [{test['low']:+.4f}, {test['high']:+.4f}] "
+            f"p {test['p']:.2g} ±d {test['detectable']:.4f}")
 
 
 def _fmt(x, std=None, digits=4):

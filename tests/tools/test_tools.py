@@ -129,7 +129,7 @@ def test_compare_runs_pools_seeds_over_folders(tmp_path):
                                                                           (1, "b", 200)]
     assert haar["final_val_loss"] == pytest.approx(1.35) and haar["seeds"] == 2
     assert set(haar["welch"]) == {"none", "shift"} and set(variants["shift"]["welch"]) == {"none"}
-    assert "| variant | params | seeds |" in result.stdout and "p vs shift |" in result.stdout
+    assert "| variant | params | seeds |" in result.stdout and " vs shift |" in result.stdout
     assert (tmp_path / "p.png").stat().st_size > 1000
     assert (tmp_path / "p_seconds.png").stat().st_size > 1000
 

@@ -30,6 +30,21 @@ def test_welch_against_textbook_formula():
     assert metrics.welch_test([1.0], b) == (None, None)
 
 
+def test_welch_comparison_interval_is_scipys():
+    a, b = [1.0, 1.1, 0.9, 1.05], [1.2, 1.3, 1.25]
+    test = metrics.welch_comparison(a, b)
+    interval = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert (test["low"], test["high"]) == (pytest.approx(interval.low),
+                                           pytest.approx(interval.high))
+    assert test["diff"] == pytest.approx(np.mean(a) - np.mean(b))
+    assert test["detectable"] == pytest.approx((interval.high - interval.low) / 2)
+    # A difference exactly as large as `detectable` sits at p = 0.05.
+    shifted = metrics.welch_comparison(
+        np.array(a) - np.mean(a) + np.mean(b) + test["detectable"], b)
+    assert shifted["p"] == pytest.approx(0.05)
+    assert metrics.welch_comparison([1.0], b) is None
+
+
 def test_mean_std():
     assert metrics.mean_std([1.0, None, 3.0]) == (2.0, pytest.approx(math.sqrt(2)))
     assert metrics.mean_std([None]) == (None, None)
