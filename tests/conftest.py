@@ -2,7 +2,6 @@ import os
 
 # Torch on a busy CPU stalls with many OpenMP threads (see README).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402

@@ -44,6 +44,8 @@ table=(
   "haar_canon pydocs_long haar_canon=haar+canon 8e-3"
   "llama_none pydocs_long none 4e-3 --architecture=llama"
   "llama_haar pydocs_long haar 8e-3 --architecture=llama"
+  # Issue 29: more seeds of the GPT baseline (seeds 3, 4), now with records.
+  "gpt_none_4e-3 pydocs none 4e-3"
   # Issue 29: keras_hub's Llama decoder, `small` dimensions, context 128; the
   # sweep's grid {2e-3, 4e-3, 8e-3} and a step beyond either edge.
   "llama_none_1e-3 llama none 1e-3 --architecture=llama"

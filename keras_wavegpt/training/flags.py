@@ -10,7 +10,7 @@ import dataclasses
 import os
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from keras_wavegpt.utils.errors import TRACEBACK_VARIABLE, RunError
 from keras_wavegpt.training.runner import (
@@ -122,12 +122,15 @@ def user_errors():
 def run_script(main):
     """`absl.app.run(main)`, where a `RunError` (a locked folder, a damaged
     backup, a full disk, a non-finite loss) ends the script with one line
-    on stderr and exit status 1, no traceback.
+    on stderr and exit status 1, no traceback. Python logs below WARNING
+    stay off unless `--verbosity` is given.
 
     Args:
         main: callable. The script's `main(argv)`.
     """
     def guarded(argv):
+        if not flags.FLAGS["verbosity"].present:  # JAX's backend probing logs at INFO
+            logging.set_verbosity(logging.WARNING)
         try:
             return main(argv)
         except RunError as error:

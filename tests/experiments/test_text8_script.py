@@ -85,6 +85,13 @@ def test_bad_flags_fail_in_one_line(tmp_path):
         assert message in lines[0]
 
 
+def test_help_starts_with_the_usage_text():
+    """No start-up lines from TensorFlow, CUDA or absl before the usage."""
+    result = run_experiment("text8.py", "--help")
+    first = (result.stderr + result.stdout).lstrip().splitlines()[0]
+    assert first == "Character-level language modelling: compare mixers on text8-style data."
+
+
 def test_help_lists_the_training_flags_and_no_others():
     result = run_experiment("text8.py", "--help")  # absl exits with 1 after --help
     for flag in ("--steps", "--preset", "--variants", "--batch_size", "--learning_rate",
