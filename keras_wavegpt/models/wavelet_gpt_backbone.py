@@ -6,7 +6,7 @@ import keras_hub
 from keras_wavegpt.layers.dsp_decoder_block import DSPDecoderBlock
 from keras_wavegpt.layers.gpt_embedding import GPTEmbedding
 from keras_wavegpt.layers.registry import get_mixer, mixer_placement
-from keras_wavegpt.utils.files import raise_if_damaged
+from keras_wavegpt.models.checked_preset import CheckedPreset
 from keras_wavegpt.utils.validation import check_number, check_positive_ints
 
 
@@ -111,7 +111,7 @@ def call_block(block, x, padding_mask=None):
 
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
-class WaveletGPTBackbone(keras_hub.models.Backbone):
+class WaveletGPTBackbone(CheckedPreset, keras_hub.models.Backbone):
     """WaveletGPT's decoder: embeddings, blocks with a mixer in every gap.
 
         token_ids (B, T) -> token + learned position embedding      (B, T, E)
@@ -220,25 +220,6 @@ class WaveletGPTBackbone(keras_hub.models.Backbone):
         self.dropout = dropout
         self.mixer = mixer
         self.mixer_config = mixer_config
-
-    @classmethod
-    def from_preset(cls, preset, load_weights=True, **kwargs):
-        """keras_hub's `from_preset`; a damaged local preset is an error
-        that names the damaged file.
-
-        Args:
-            preset: str. A preset folder or a keras_hub preset handle.
-            load_weights: bool. Load the saved weights. Defaults to `True`.
-            **kwargs: passed to keras_hub's `from_preset`.
-
-        Raises:
-            ValueError: a file of the local preset is damaged.
-        """
-        try:
-            return super().from_preset(preset, load_weights=load_weights, **kwargs)
-        except (OSError, ValueError) as error:
-            raise_if_damaged(preset, error)
-            raise
 
     def get_config(self):
         config = super().get_config()

@@ -9,6 +9,7 @@ from keras import ops
 
 from keras_wavegpt.layers.cached_call import call_with_cache, initial_cache
 from keras_wavegpt.layers.dsp_decoder_block import DSPDecoderBlock
+from keras_wavegpt.models.checked_preset import CheckedPreset
 from keras_wavegpt.models.wavelet_gpt_backbone import (
     WaveletGPTBackbone,
     call_block,
@@ -18,7 +19,6 @@ from keras_wavegpt.models.wavelet_gpt_causal_lm_preprocessor import (
 )
 from keras_wavegpt.utils.files import (
     check_preset_destination,
-    raise_if_damaged,
     replace_folder,
     write_preset_manifest,
 )
@@ -30,7 +30,7 @@ SAMPLER_NAMES = ("beam", "contrastive", "greedy", "random", "top_k", "top_p")
 
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
-class WaveletGPTCausalLM(keras_hub.models.CausalLM):
+class WaveletGPTCausalLM(CheckedPreset, keras_hub.models.CausalLM):
     """A WaveletGPT backbone with the paper's head, for next-token prediction.
 
         hidden states (B, T, E) -> Dense(head_hidden_dim, gelu) -> Dense(V)
@@ -121,7 +121,8 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
 
         Raises:
             ValueError: the tokenizer has more ids than the backbone's
-                vocabulary.
+                vocabulary, or a file of a local preset is damaged (the
+                error names it: `CheckedPreset`).
         """
         lm = super().from_preset(preset, load_weights=load_weights, **kwargs)
         _check_vocabulary(lm.backbone, lm.preprocessor)
@@ -161,25 +162,6 @@ class WaveletGPTCausalLM(keras_hub.models.CausalLM):
             replace_folder(partial, preset_dir)
         finally:
             shutil.rmtree(partial, ignore_errors=True)
-
-    @classmethod
-    def from_preset(cls, preset, load_weights=True, **kwargs):
-        """keras_hub's `from_preset`; a damaged local preset is an error
-        that names the damaged file.
-
-        Args:
-            preset: str. A preset folder or a keras_hub preset handle.
-            load_weights: bool. Load the saved weights. Defaults to `True`.
-            **kwargs: passed to keras_hub's `from_preset`.
-
-        Raises:
-            ValueError: a file of the local preset is damaged.
-        """
-        try:
-            return super().from_preset(preset, load_weights=load_weights, **kwargs)
-        except (OSError, ValueError) as error:
-            raise_if_damaged(preset, error)
-            raise
 
     def compile(self, *args, sampler="top_k", **kwargs):
         """keras_hub's `CausalLM.compile`, checking the sampler's name first.
