@@ -27,6 +27,7 @@ from keras_wavegpt.training.flags import (
     user_errors,
 )
 from keras_wavegpt.training.runner import compare_language_models, format_table
+from keras_wavegpt.utils.files import write_text
 
 flags.DEFINE_enum("dataset", "pydocs", data.DATASETS, "Corpus to train on.")
 flags.DEFINE_string("text_file", None, "Text/HTML file or folder (--dataset=file).")
@@ -89,8 +90,7 @@ def write_samples(corpus, prompt, summary, config, sample_length, sampler):
         tokens = generate(model, prompt, len(prompt) + sample_length,
                           sampler=sampler, seed=config.seeds[0])
         lines.append(f"{label}: {corpus.decode(tokens[len(prompt):])!r}")
-    with open(os.path.join(config.out_dir, "samples.txt"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_text(os.path.join(config.out_dir, "samples.txt"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from absl import app, flags
 from keras_wavegpt.training.flags import user_errors
 from keras_wavegpt.training.records import read_record
 from keras_wavegpt.training.runner import BASELINE, format_table, plot_curves, summarize_runs
+from keras_wavegpt.utils.files import write_json
 
 flags.DEFINE_string("out", "compare.png", "Where the plot against steps goes.")
 flags.DEFINE_bool("pool", False, "Pool each variant's runs over the folders as seeds.")
@@ -170,8 +171,7 @@ def main(argv):
         else:
             variants = merge(argv[1:])
     if pooled and FLAGS.summary_out:
-        with open(FLAGS.summary_out, "w") as f:
-            json.dump(summary, f, indent=2)
+        write_json(FLAGS.summary_out, summary)
     print(format_table(variants))
     seconds = os.path.splitext(FLAGS.out)[0] + "_seconds.png"
     plot_curves(variants, FLAGS.out, title="Validation loss across runs",

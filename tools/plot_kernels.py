@@ -12,11 +12,12 @@ explains each analysis filter (`sinusoid_fit`, R^2) next to the same number
 for random filters of the same length, and writes it to `kernels.json`.
 """
 
-import json
 import os
 
 import numpy as np
 from absl import app, flags
+
+from keras_wavegpt.utils.files import save_figure, write_json
 
 flags.DEFINE_string("out_dir", None, "Where the PNGs go (default: next to the model).")
 flags.DEFINE_integer("grid", 16, "Filters drawn in the time-domain grid.")
@@ -61,7 +62,7 @@ def _filterbank_figures(layer, out_dir, grid):
         fig.suptitle(f"{layer.name} group {g}: kernel length {k}")
         fig.tight_layout()
         path = os.path.join(out_dir, f"{layer.name}_group{g}.png")
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110)
         plt.close(fig)
         files.append(path)
     return stats, files
@@ -95,7 +96,7 @@ def _wavelet_figure(layer, out_dir):
     fig.suptitle(f"{layer.name}: learned kernels per level")
     fig.tight_layout()
     path = os.path.join(out_dir, f"{layer.name}_kernels.png")
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -137,8 +138,7 @@ def plot_kernels(model_path, out_dir, grid=16):
         raise ValueError(
             f"{model_path!r} has no filterbank or learnable wavelet layer to draw"
         )
-    with open(os.path.join(out_dir, "kernels.json"), "w") as f:
-        json.dump(stats, f, indent=2)
+    write_json(os.path.join(out_dir, "kernels.json"), stats)
     return stats, files
 
 

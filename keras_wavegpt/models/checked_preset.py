@@ -7,7 +7,12 @@ class CheckedPreset:
     """A mixin, before keras_hub's `Backbone` or `Task` among the bases:
     its `from_preset` is keras_hub's, and a local preset with a damaged
     file is a `ValueError` naming the file (keras_hub's own error is the
-    reader's, e.g. h5py's "truncated file", with no name)."""
+    reader's, e.g. h5py's "truncated file", with no name).
+
+    Args:
+        *args: the arguments of the class it is mixed into.
+        **kwargs: the keyword arguments of the class it is mixed into.
+    """
 
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):
