@@ -53,6 +53,12 @@ def code_version(path=None):
     return version
 
 
+def utc_now():
+    """The time now, UTC, as ISO 8601 to the second (a record's `started`
+    and `finished`)."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
 def environment():
     """Where a run ran: backend, library versions, machine and threads.
 
@@ -102,7 +108,7 @@ def make_record(run, label, mixer, mixer_kwargs, settings, code=None, started=No
         "code": code or code_version(),
         "environment": environment(),
         "started": started,
-        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "finished": utc_now(),
     }
 
 

@@ -10,7 +10,6 @@ writes `out_dir/summary.json` (`docs/design.md`, "Metrics") and `out_dir/val_los
 
 import contextlib
 import dataclasses
-import datetime
 import inspect
 import math
 import os
@@ -546,7 +545,7 @@ def _run_comparison(build_model, make_data, config, metadata, metric_names, comp
     previous_policy = keras.mixed_precision.dtype_policy()
     specs = [parse_variant(v) for v in config.variants]
     runs = {label: [] for label, _, _ in specs}
-    code, started = records.code_version(), _now()
+    code, started = records.code_version(), records.utc_now()
     settings = dict(summarize({}, config)["config"], **(metadata or {}))
     try:
         for seed in config.seeds:
@@ -580,10 +579,6 @@ def _run_comparison(build_model, make_data, config, metadata, metric_names, comp
     if config.process_id == 0:
         write_summary(summary, config.out_dir)
     return summary
-
-
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def _variant_kwargs(config, mixer, own_kwargs):
