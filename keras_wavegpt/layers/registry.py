@@ -168,7 +168,7 @@ def _chain_parts(name):
 def _chain(name, max_sequence_length, kwargs):
     """A `MixerChain` of the parts of `name`, each given its own arguments."""
     parts = _chain_parts(name)
-    layer_kwargs = {k: kwargs.pop(k) for k in ("name", "dtype") if k in kwargs}
+    layer_kwargs = {k: kwargs.pop(k) for k in LAYER_ARGUMENTS if k in kwargs}
     own = {part: dict(kwargs.pop(part, None) or {}) for part in parts}
     for key, value in kwargs.items():
         part, dot, argument = key.partition(PART)
@@ -198,7 +198,8 @@ def _chain(name, max_sequence_length, kwargs):
     prefix = layer_kwargs.get("name", mixer_scope(name))
     layers = [
         get_mixer(part, max_sequence_length=max_sequence_length, name=f"{prefix}_{part}",
-                  dtype=layer_kwargs.get("dtype"), **own[part])
+                  dtype=layer_kwargs.get("dtype"),
+                  trainable=layer_kwargs.get("trainable", True), **own[part])
         for part in parts
     ]
     return MixerChain(layers, **layer_kwargs)
@@ -292,7 +293,8 @@ CANON_POSITIONS = {"A": "attention_input", "C": "feedforward_input"}
 
 
 @register_mixer("canon_block", placement="block")
-def _canon_block(max_sequence_length=None, positions="AC", name=None, dtype=None, **kwargs):
+def _canon_block(max_sequence_length=None, positions="AC", name=None, dtype=None,
+                 trainable=True, **kwargs):
     """Canon layers inside every block, at `positions` (a string of `"A"`
     and `"C"`: before attention, before the MLP, each after its LayerNorm);
     `kwargs` go to each `CanonLayer`."""
@@ -303,7 +305,8 @@ def _canon_block(max_sequence_length=None, positions="AC", name=None, dtype=None
         )
     prefix = f"{name}_" if name else ""
     return {
-        CANON_POSITIONS[p]: CanonLayer(name=f"{prefix}canon_{p.lower()}", dtype=dtype, **kwargs)
+        CANON_POSITIONS[p]: CanonLayer(name=f"{prefix}canon_{p.lower()}", dtype=dtype,
+                                       trainable=trainable, **kwargs)
         for p in sorted(set(positions))
     }
 
@@ -328,7 +331,7 @@ MULTIRATE_SLOTS = tuple(
 
 @register_mixer("multirate", placement="block")
 def _multirate(max_sequence_length=None, adaptive=False, use_multirate=True, use_lfo=True,
-               use_bottleneck=True, name=None, dtype=None, **kwargs):
+               use_bottleneck=True, name=None, dtype=None, trainable=True, **kwargs):
     """The three DSP slots of the adaptive multirate Transformer.
 
     `use_multirate`, `use_lfo`, `use_bottleneck` switch each slot off (the
@@ -343,7 +346,7 @@ def _multirate(max_sequence_length=None, adaptive=False, use_multirate=True, use
     for switch, slot, layer_class, layer_name, own in MULTIRATE_SLOTS:
         if switches[switch]:
             slots[slot] = layer_class(
-                adaptive=adaptive, name=prefix + layer_name, dtype=dtype,
+                adaptive=adaptive, name=prefix + layer_name, dtype=dtype, trainable=trainable,
                 **{own[k]: v for k, v in kwargs.items() if k in own},
             )
     return slots

@@ -3,9 +3,10 @@
 import keras_hub
 
 from keras_wavegpt.tokenizers.inputs import as_rows
+from keras_wavegpt.tokenizers.wavelet_gpt_tokenizer_base import WaveletGPTTokenizerBase
 
 
-class FixedVocabularyTokenizer(keras_hub.tokenizers.Tokenizer):
+class FixedVocabularyTokenizer(WaveletGPTTokenizerBase, keras_hub.tokenizers.Tokenizer):
     """A keras_hub tokenizer whose vocabulary is a fixed list of token
     names: nothing to save with a preset, no special tokens.
 

@@ -26,7 +26,7 @@ def _flag_value(choice):
     return str(choice).lower() if isinstance(choice, bool) else str(choice)
 
 
-def define_training_flags(default_out_dir, default_variants="none,haar"):
+def define_training_flags(default_out_dir, default_variants="none,haar", **defaults):
     """Defines one flag per `TrainConfig` field, plus `--variant`.
 
     Call once, at import of a script. A script lists these flags in its
@@ -36,8 +36,16 @@ def define_training_flags(default_out_dir, default_variants="none,haar"):
         default_out_dir: str. The script's default `--out_dir`.
         default_variants: str. The script's default `--variants`, comma
             separated. Defaults to `"none,haar"`.
+        **defaults: the script's own defaults of other `TrainConfig`
+            fields, by name (`steps=4000`).
+
+    Raises:
+        ValueError: a default names no `TrainConfig` field.
     """
-    defaults = {"out_dir": default_out_dir, "variants": default_variants}
+    stray = sorted(set(defaults) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if stray:
+        raise ValueError(f"{stray} are not TrainConfig settings")
+    defaults.update(out_dir=default_out_dir, variants=default_variants)
     for field in dataclasses.fields(TrainConfig):
         meta = field.metadata
         default = defaults.get(field.name, setting_default(field))

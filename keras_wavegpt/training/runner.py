@@ -47,6 +47,8 @@ from keras_wavegpt.utils.validation import check_choice, check_int, check_number
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 ARCHITECTURES = ("gpt", "llama")
 BASELINE = "none"
+# Settings a variant spec may set for its own runs (`haar:learning_rate=8e-3`).
+VARIANT_SETTINGS = ("learning_rate",)
 
 
 def _setting(default, help, choices=None, **metadata):
@@ -179,11 +181,12 @@ class TrainConfig:
         if len(set(labels)) != len(labels):
             raise ValueError(f"`variants` repeats a name: {labels}")
         for label, mixer, kwargs in specs:
-            stray = sorted(set(kwargs) - set(mixer_arguments(mixer)))
+            stray = sorted(set(kwargs) - set(mixer_arguments(mixer)) - set(VARIANT_SETTINGS))
             if stray:
                 raise ValueError(
-                    f"Variant {label!r}: mixer {mixer!r} does not accept {stray} "
-                    f"(it accepts {list(mixer_arguments(mixer))})"
+                    f"Variant {label!r}: mixer {mixer!r} does not accept {stray} (it "
+                    f"accepts {list(mixer_arguments(mixer))}, and a variant may set "
+                    f"{list(VARIANT_SETTINGS)})"
                 )
         for name in ("steps", "eval_every", "batch_size"):
             check_int(name, getattr(self, name))
@@ -195,14 +198,17 @@ class TrainConfig:
         for field in dataclasses.fields(self):  # the settings with a fixed set of values
             if field.metadata["choices"] is not None:
                 check_choice(field.name, getattr(self, field.name), field.metadata["choices"])
-        check_number("learning_rate", self.learning_rate, 0.0, low_open=True)
         check_number("min_learning_rate", self.min_learning_rate, 0.0)
-        if self.lr_schedule != "constant" and self.min_learning_rate > self.learning_rate:
-            raise ValueError(
-                f"`min_learning_rate`={self.min_learning_rate} is above `learning_rate`="
-                f"{self.learning_rate}: the {self.lr_schedule} schedule would rise; lower "
-                "--min_learning_rate"
-            )
+        for label, rate in [(None, self.learning_rate)] + [
+                (label, kwargs["learning_rate"]) for label, _, kwargs in specs
+                if "learning_rate" in kwargs]:
+            name = "learning_rate" if label is None else f"variant {label!r}'s learning_rate"
+            check_number(name, rate, 0.0, low_open=True)
+            if self.lr_schedule != "constant" and self.min_learning_rate > rate:
+                raise ValueError(
+                    f"`min_learning_rate`={self.min_learning_rate} is above {name}={rate}: "
+                    f"the {self.lr_schedule} schedule would rise; lower --min_learning_rate"
+                )
         if self.lr_schedule == "cosine" and not 0 <= self.warmup_steps < self.steps:
             raise ValueError(
                 f"`warmup_steps`={self.warmup_steps} must be in [0, steps={self.steps})"
@@ -282,10 +288,16 @@ def parse_kwargs(text):
 
 
 def parse_variant(spec):
-    """Reads a variant: a mixer name, or `label=mixer:key=value,...`.
+    """Reads a variant: a mixer name, `mixer:key=value,...`, or
+    `label=mixer:key=value,...`.
+
+    The keys are the mixer's arguments and the variant's own settings
+    (`VARIANT_SETTINGS`: `learning_rate`). Without a label, the mixer
+    names the variant.
 
     Args:
-        spec: str. A mixer name (`"haar"`) or a labelled spec
+        spec: str. A mixer name (`"haar"`), a mixer with arguments
+            (`"haar:learning_rate=8e-3"`) or a labelled spec
             (`"fb_lite=filterbank:num_filters=48"`).
 
     Returns:
@@ -299,11 +311,16 @@ def parse_variant(spec):
 
     >>> parse_variant("haar")
     ('haar', 'haar', {})
+    >>> parse_variant("haar:learning_rate=8e-3")
+    ('haar', 'haar', {'learning_rate': 0.008})
     >>> parse_variant("fb_lite=filterbank:num_filters=48,fraction=0.25")
     ('fb_lite', 'filterbank', {'num_filters': 48, 'fraction': 0.25})
     """
     if "=" not in spec:
         return spec, spec, {}
+    if ":" in spec and spec.index(":") < spec.index("="):
+        mixer, _, kwargs = spec.partition(":")
+        return mixer.strip(), mixer.strip(), parse_kwargs(kwargs)
     label, _, rest = spec.partition("=")
     mixer, _, kwargs = rest.partition(":")
     if not label.strip() or not mixer.strip():
@@ -554,24 +571,27 @@ def _run_comparison(build_model, make_data, config, metadata, metric_names, comp
             train_ds, val_ds = (process_shard(d, config.process_id, config.num_processes)
                                 for d in (train_ds, val_ds))
             for label, mixer, own_kwargs in specs:
-                kwargs = _variant_kwargs(config, mixer, own_kwargs)
+                variant_config, kwargs = _variant_settings(config, mixer, own_kwargs)
                 record = train_variant(
                     lambda: build_model(mixer, kwargs),
                     train_ds,
                     val_ds,
-                    config,
+                    variant_config,
                     os.path.join(config.out_dir, f"seed_{seed}", label),
                     seed,
                     metric_names,
                     compile_task,
                 )
                 record["seed"] = seed
+                record["learning_rate"] = variant_config.learning_rate
                 runs[label].append(record)
                 if config.process_id == 0:
                     write_json(
                         os.path.join(config.out_dir, f"seed_{seed}", label, records.RECORD_FILE),
-                        records.make_record(record, label, mixer, kwargs, settings, code,
-                                            started))
+                        records.make_record(
+                            record, label, mixer, kwargs,
+                            dict(settings, learning_rate=variant_config.learning_rate),
+                            code, started))
     finally:
         keras.mixed_precision.set_dtype_policy(previous_policy)
     summary = summarize(runs, config, metric_names)
@@ -581,12 +601,14 @@ def _run_comparison(build_model, make_data, config, metadata, metric_names, comp
     return summary
 
 
-def _variant_kwargs(config, mixer, own_kwargs):
-    """A variant's mixer arguments: the shared `mixer_kwargs` it accepts,
-    then its own."""
+def _variant_settings(config, mixer, own_kwargs):
+    """`(config, mixer_kwargs)` of one variant: `config` with the variant's
+    own settings (its `learning_rate`), and the shared `mixer_kwargs` it
+    accepts, then its own."""
+    own = {k: v for k, v in own_kwargs.items() if k in VARIANT_SETTINGS}
     kwargs = {k: v for k, v in config.mixer_kwargs.items() if k in mixer_arguments(mixer)}
-    kwargs.update(own_kwargs)
-    return kwargs
+    kwargs.update((k, v) for k, v in own_kwargs.items() if k not in VARIANT_SETTINGS)
+    return dataclasses.replace(config, **own), kwargs
 
 
 def compare_language_models(corpus, config, preset, seq_len=None, val_windows=256,
@@ -672,7 +694,7 @@ def write_presets(config, vocabulary_size, arch, seq_len, dropout, tokenizer=Non
     for seed in config.seeds:
         for label, mixer, own_kwargs in (parse_variant(v) for v in config.variants):
             run_dir = os.path.join(config.out_dir, f"seed_{seed}", label)
-            kwargs = _variant_kwargs(config, mixer, own_kwargs)
+            _, kwargs = _variant_settings(config, mixer, own_kwargs)
             model = keras.saving.load_model(os.path.join(run_dir, "checkpoint.keras"))
             preprocessor = (
                 None if tokenizer is None
@@ -739,7 +761,7 @@ def summarize_runs(runs, metric_names=(), references=(), baseline=BASELINE):
             else:
                 record["spe"] = record["speedup"] = record["rel_step_time"] = None
         entry = {"params": records[0]["params"], "steps": records[0]["steps"],
-                 "seeds": len(records)}
+                 "seeds": len(records), "learning_rate": _learning_rates(records)}
         for key in ("final_val_loss", "final_val_bpc", "sec_per_step", "spe",
                     "speedup", "rel_step_time", *[f"final_val_{m}" for m in metric_names]):
             mean, std = metrics.mean_std([r[key] for r in records])
@@ -760,6 +782,14 @@ def summarize_runs(runs, metric_names=(), references=(), baseline=BASELINE):
         entry["runs"] = records
         variants[variant] = entry
     return variants
+
+
+def _learning_rates(records):
+    """The runs' peak learning rate (a record's own, else its settings');
+    a list where seeds differ, `None` where no record says."""
+    rates = list(dict.fromkeys(
+        r.get("learning_rate", r.get("settings", {}).get("learning_rate")) for r in records))
+    return rates[0] if len(rates) == 1 else rates
 
 
 def _ratio(a, b):
@@ -847,7 +877,7 @@ def format_table(variants, metric_names=()):
     """
     seeded = any(v.get("seeds", 1) > 1 for v in variants.values())
     references = list(dict.fromkeys(r for v in variants.values() for r in v.get("welch", {})))
-    head = ("| variant | params |" + " seeds |" * seeded + " val loss | val bpc |"
+    head = ("| variant | params | peak rate |" + " seeds |" * seeded + " val loss | val bpc |"
             + "".join(f" val {m} |" for m in metric_names) + " SPE | speedup | step time* |"
             + "".join(f" vs {r} |" for r in references))
     rows = [head, "|" + "---|" * head.count(" |")]
@@ -860,7 +890,8 @@ def format_table(variants, metric_names=()):
             f" {_welch(v.get('welch', {}).get(r))} |" for r in references
         )
         rows.append(
-            f"| {name} | {v['params']:,} |" + f" {v.get('seeds', 1)} |" * seeded
+            f"| {name} | {v['params']:,} | {_rate(v.get('learning_rate'))} |"
+            + f" {v.get('seeds', 1)} |" * seeded
             + f" {_fmt(v['final_val_loss'], v.get('final_val_loss_std'))} "
             f"| {_fmt(v['final_val_bpc'])} |{cells} {spe} | "
             f"{_fmt(v['speedup'], v.get('speedup_std'), 2)} | {_fmt(v['rel_step_time'], None, 2)}x |"
@@ -875,6 +906,12 @@ def format_table(variants, metric_names=()):
             f"smallest difference these seeds could detect at p < 0.05. {tests} tests in this "
             "table: with many tests, read 0.01 < p < 0.05 as suggestive.")
     return "\n".join(rows)
+
+
+def _rate(rate):
+    if isinstance(rate, list):
+        return ", ".join(_rate(r) for r in rate)
+    return "-" if rate is None else f"{rate:g}"
 
 
 def _welch(test):

@@ -63,3 +63,22 @@ def test_unknown_name_and_duplicates():
         register_mixer("haar")(lambda max_sequence_length=None: None)
     with pytest.raises(ValueError, match="schedule"):
         get_mixer("ema", schedule="linear")
+
+
+
+def _built_layers(name, **kwargs):
+    import keras
+
+    mixer = get_mixer(name, max_sequence_length=16, **kwargs)
+    layers = list(mixer.values()) if isinstance(mixer, dict) else [mixer]
+    for layer in layers:
+        layer(keras.ops.ones((1, 16, 8)))
+    return layers
+
+
+@pytest.mark.parametrize("name", ["learnable", "filterbank", "canon", "haar+canon",
+                                  "learnable+canon", "canon_block", "multirate"])
+def test_trainable_false_freezes_every_mixer_and_chain(name):
+    for layer in _built_layers(name, trainable=False):
+        assert not layer.trainable and layer.weights and not layer.trainable_weights, layer.name
+    assert all(layer.trainable_weights for layer in _built_layers(name))

@@ -71,6 +71,41 @@ def test_comparison_over_seeds(corpus, tmp_path):
     assert os.path.getsize(tmp_path / "val_loss.png") > 1000
 
 
+def test_each_variant_trains_at_its_own_learning_rate(corpus, tmp_path):
+    from keras_wavegpt.training.runner import format_table
+
+    config = TrainConfig(
+        variants=("none:learning_rate=4e-3", "shift=haar:max_kernel=2,learning_rate=2e-3",
+                  "haar"),
+        steps=2, eval_every=1, batch_size=2, warmup_steps=0, lr_schedule="constant",
+        learning_rate=1e-3, out_dir=str(tmp_path), verbose=0,
+    )
+    built = []
+
+    def build_model(mixer, kwargs):
+        built.append((mixer, kwargs))
+        return build_gpt(27, mixer=mixer, **ARCH, **kwargs)
+
+    summary = run_comparison(
+        build_model,
+        lambda seed: (data.train_dataset(corpus.split("train"), 8, 2, seed=seed),
+                      data.eval_dataset(corpus.split("validation"), 8, 2, max_windows=2)),
+        config,
+    )
+    assert built == [("none", {}), ("haar", {"max_kernel": 2}), ("haar", {})]
+    rates = {"none": 4e-3, "shift": 2e-3, "haar": 1e-3}
+    for label, rate in rates.items():
+        assert summary["variants"][label]["learning_rate"] == rate
+        with open(tmp_path / "seed_0" / label / "log.csv") as f:
+            logged = [float(row.split(",")[1]) for row in f.read().splitlines()[1:]]
+        assert logged == pytest.approx([rate, rate]), label
+        with open(tmp_path / "seed_0" / label / "record.json") as f:
+            assert json.load(f)["settings"]["learning_rate"] == rate
+    rows = format_table(summary["variants"]).splitlines()
+    assert rows[0].startswith("| variant | params | peak rate |")
+    assert [row.split(" | ")[2] for row in rows[2:5]] == ["0.004", "0.002", "0.001"]
+
+
 def test_plateau_schedule_runs(corpus, tmp_path):
     config = TrainConfig(variants=("ema",), steps=2, eval_every=1, batch_size=2,
                          lr_schedule="plateau", out_dir=str(tmp_path), verbose=0)
@@ -98,6 +133,8 @@ def test_plateau_schedule_runs(corpus, tmp_path):
         (dict(variants=("none", "a=wavelet:x=1")), "accepted values"),
         (dict(meta_objective="fast"), "meta_objective"),
         (dict(learning_rate=1e-3, min_learning_rate=2e-3), "schedule would rise"),
+        (dict(variants=("none", "haar:learning_rate=1e-6")), "variant 'haar'.*would rise"),
+        (dict(variants=("haar:learning_rate=-1",)), "variant 'haar'.s learning_rate"),
         (dict(lr_schedule="plateau", min_learning_rate=1.0), "schedule would rise"),
     ],
 )
@@ -121,6 +158,8 @@ def test_parse_variant():
     assert parse_variant("fb_lite=filterbank:num_filters=48,kernel_sizes=(4,8)") == (
         "fb_lite", "filterbank", {"num_filters": 48, "kernel_sizes": (4, 8)})
     assert parse_variant("adaptive=multirate") == ("adaptive", "multirate", {})
+    assert parse_variant("haar:learning_rate=8e-3,fraction=0.25") == (
+        "haar", "haar", {"learning_rate": 8e-3, "fraction": 0.25})
     with pytest.raises(ValueError, match="label=mixer"):
         parse_variant("=haar")
 
