@@ -22,7 +22,7 @@ from keras_wavegpt.utils.files import (
     replace_folder,
     write_preset_manifest,
 )
-from keras_wavegpt.utils.validation import check_positive_ints
+from keras_wavegpt.utils.validation import check_positive_ints, check_prefix_mask
 
 
 # keras_hub's built-in samplers, by the names `compile(sampler=...)` takes.
@@ -229,14 +229,18 @@ class WaveletGPTCausalLM(CheckedPreset, keras_hub.models.CausalLM):
 
     def _check_prompts(self, prompts, length):
         prompts = [prompts] if isinstance(prompts, str) else prompts
+        # The preprocessor puts the start token (where it has one) before the prompt.
+        start = int(self.preprocessor.add_start_token
+                    and self.preprocessor.tokenizer.start_token_id is not None)
         for prompt in prompts:
-            size = len(self.preprocessor.tokenizer(prompt))
+            size = len(self.preprocessor.tokenizer(prompt)) + start
             if size == 0:
                 raise ValueError(f"Prompt {prompt!r} is empty after tokenization")
             if size >= length:
                 raise ValueError(
-                    f"Prompt {prompt[:40]!r}... is {size} tokens, no room to generate "
-                    f"within max_length={length}"
+                    f"Prompt {prompt[:40]!r}... is {size} tokens"
+                    + (" with the start token" if start else "")
+                    + f", no room to generate within max_length={length}"
                 )
 
     def _check_token_inputs(self, inputs):
@@ -249,6 +253,7 @@ class WaveletGPTCausalLM(CheckedPreset, keras_hub.models.CausalLM):
             )
         if not mask.any(axis=1).all():
             raise ValueError("Every row needs a prompt: a padding_mask row is all false")
+        check_prefix_mask(mask)
         vocab = self.backbone.vocabulary_size
         if ids[mask].size and (ids[mask].min() < 0 or ids[mask].max() >= vocab):
             raise ValueError(f"token_ids must lie in [0, {vocab}), got "
@@ -393,6 +398,8 @@ class WaveletGPTCausalLM(CheckedPreset, keras_hub.models.CausalLM):
             raise ValueError("scoring_mode='loss' needs `target_ids`")
         if padding_mask is None:
             padding_mask = ops.ones(ops.shape(token_ids)[:2], dtype="int32")
+        else:
+            check_prefix_mask(padding_mask)
         intercept = layer_intercept_fn or (lambda x, i: x)
         backbone = self.backbone
         x = intercept(backbone.token_embedding(token_ids), -1)  # (B, T, E)

@@ -10,6 +10,7 @@ import math
 import numbers
 
 import keras
+import numpy as np
 
 
 def check_int(name, value, minimum=1, allow_none=False):
@@ -160,4 +161,28 @@ def check_float_input(layer, x):
         raise TypeError(
             f"{layer.__class__.__name__} expects floating-point activations, "
             f"got dtype {dtype}"
+        )
+
+
+def check_prefix_mask(padding_mask):
+    """Checks that each row of a padding mask is ones, then zeros.
+
+    The mixers ignore the mask: causal, they never read a later position,
+    so right padding cannot reach a real token, but a pad before or between
+    real tokens would be mixed into the tokens after it.
+
+    Args:
+        padding_mask: array of shape `(B, T)`, bool or int, convertible to
+            numpy.
+
+    Raises:
+        ValueError: a row has a padded position before a real one.
+    """
+    mask = np.asarray(keras.ops.convert_to_numpy(padding_mask)).astype(bool)
+    holes = np.flatnonzero((~mask[:, :-1] & mask[:, 1:]).any(axis=1))
+    if holes.size:
+        row = mask[holes[0]].astype(int).tolist()
+        raise ValueError(
+            f"padding_mask row {holes[0]} is {row}: the mixers need right padding (real "
+            "tokens first, then pads), since they would mix a pad into the tokens after it"
         )

@@ -313,6 +313,11 @@ def test_bad_generation_input_fails_clearly(tmp_path):
         bare.generate({"token_ids": np.full((1, LENGTH), 30), "padding_mask": mask})
     with pytest.raises(ValueError, match="all false"):
         bare.generate({"token_ids": ids(1), "padding_mask": np.zeros((1, LENGTH), bool)})
+    left_padded = np.arange(LENGTH)[None] >= 3
+    with pytest.raises(ValueError, match="padding_mask row 0 is \\[0, 0, 0, 1, .*right padding"):
+        bare.generate({"token_ids": ids(1), "padding_mask": left_padded})
+    with pytest.raises(ValueError, match="row 1 is .*right padding"):
+        bare.score(ids(2), padding_mask=np.stack([np.ones(LENGTH), np.arange(LENGTH) % 2]))
     with pytest.raises(ValueError):
         bare.compile(sampler="nucleus")
     with pytest.raises(ValueError, match="more than the backbone's vocabulary_size=27"):
@@ -322,6 +327,18 @@ def test_bad_generation_input_fails_clearly(tmp_path):
         WaveletGPTBackbone(**ARCH, mixer="wave")
     with pytest.raises(TypeError, match="mixer_config"):
         WaveletGPTBackbone(**ARCH, mixer="haar", mixer_config="fraction=0.5")
+
+
+def test_the_prompt_length_check_counts_the_start_token():
+    vocabulary = {chr(ord("a") + i): i for i in range(25)} | {"ab": 25, "<|endoftext|>": 26}
+    tokenizer = keras_hub.models.GPT2Tokenizer(vocabulary=vocabulary, merges=["a b"])
+    preprocessor = WaveletGPTCausalLMPreprocessor(tokenizer, sequence_length=8,
+                                                  add_start_token=True)
+    lm = causal_lm("haar", {}, preprocessor=preprocessor)
+    lm.compile(sampler="greedy")
+    assert len(lm.generate("cdefgh", max_length=8)) > 6  # 7 tokens with the start token
+    with pytest.raises(ValueError, match="is 8 tokens with the start token, no room"):
+        lm.generate("cdefghi", max_length=8)
 
 
 def test_a_failed_save_leaves_no_preset(tmp_path, monkeypatch):
