@@ -1,4 +1,4 @@
-"""Generation speed, side by side: WaveletGPTCausalLM against keras_hub's GPT2CausalLM.
+"""Generation speed, side by side: our causal LMs against keras_hub's GPT2 and Llama.
 
     OMP_NUM_THREADS=1 python tools/bench_generate.py --backends=tensorflow,jax,torch
 
@@ -9,6 +9,9 @@ measured in one process with the candidates interleaved round by round:
   `--mixers` entry and for a keras_hub `GPT2CausalLM` of the same vocabulary,
   depth, width, heads, MLP width and context (its own GELU head-free tied
   output: the peer's usual shape), and our rate over the peer's;
+- keras_hub's `LlamaCausalLM` against `MixerLlamaCausalLM` over
+  `add_mixers(LlamaBackbone(...), m)` for each `--llama_mixers` entry, same
+  dimensions, and the mixer's rate over plain Llama's;
 - at `--old_preset`: the same cached generation against the package's older
   full-recompute `keras_wavegpt.models.generate` (one forward pass of the
   window per token), on the same `build_gpt` weights;
@@ -31,6 +34,7 @@ flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"], "Backends to run."
 flags.DEFINE_list("presets", ["small", "paper"], "GPT presets.")
 flags.DEFINE_list("batch_sizes", ["1", "8"], "Batch sizes.")
 flags.DEFINE_list("mixers", ["none", "haar"], "Mixers of our causal LM.")
+flags.DEFINE_list("llama_mixers", ["haar"], "Mixers put into keras_hub's Llama.")
 flags.DEFINE_integer("prompt", 16, "Prompt length.")
 flags.DEFINE_integer("new_tokens", 256, "Tokens to generate (capped by the context).")
 flags.DEFINE_integer("rounds", 3, "Timed rounds per candidate.")
@@ -74,6 +78,22 @@ def _models(preset, mixer):
     return WaveletGPTCausalLM(backbone), arch
 
 
+def _llama(preset, mixer):
+    import keras_hub
+
+    from keras_wavegpt.models import MixerLlamaCausalLM, add_mixers, gpt_preset
+
+    arch = gpt_preset(preset)
+    backbone = keras_hub.models.LlamaBackbone(
+        vocabulary_size=VOCAB, num_layers=arch["num_layers"], num_query_heads=arch["num_heads"],
+        num_key_value_heads=arch["num_heads"], hidden_dim=arch["hidden_dim"],
+        intermediate_dim=arch["intermediate_dim"])
+    if mixer is None:
+        return keras_hub.models.LlamaCausalLM(backbone), arch
+    mixed = add_mixers(backbone, mixer, max_sequence_length=arch["max_sequence_length"])
+    return MixerLlamaCausalLM(mixed), arch
+
+
 def _prompt(batch, length, total):
     import numpy as np
 
@@ -109,6 +129,21 @@ def measure():
             rows.append({"preset": preset, "batch": batch, "new_tokens": new,
                          "tokens_per_s": rate,
                          "vs_gpt2": {m: rate[m] / rate["gpt2"] for m in FLAGS.mixers}})
+    llama_rows = []
+    for preset in FLAGS.presets:
+        for batch in (int(b) for b in FLAGS.batch_sizes):
+            fns = {}
+            for label in ["llama", *FLAGS.llama_mixers]:
+                lm, arch = _llama(preset, None if label == "llama" else label)
+                total = min(FLAGS.prompt + FLAGS.new_tokens, arch["max_sequence_length"])
+                new = total - FLAGS.prompt
+                fns[label] = _generator(lm, _prompt(batch, FLAGS.prompt, total))
+            seconds = interleaved_median(fns, FLAGS.rounds, warmups=1)
+            rate = {k: batch * new / s for k, s in seconds.items()}
+            llama_rows.append({"preset": preset, "batch": batch, "new_tokens": new,
+                               "tokens_per_s": rate,
+                               "vs_llama": {m: rate[m] / rate["llama"]
+                                            for m in FLAGS.llama_mixers}})
     # The older full-recompute generate against the cached one, same weights.
     (gpt, lm), arch = _models(FLAGS.old_preset, "gpt:haar")
     prompt = _prompt(1, FLAGS.prompt, FLAGS.prompt + FLAGS.old_tokens)
@@ -133,6 +168,7 @@ def measure():
     return {
         "backend": keras.backend.backend(),
         "rows": rows,
+        "llama_rows": llama_rows,
         "old_vs_cached": old_vs_cached,
         "step_ms": {str(p): 1000 * s for p, s in seconds.items()},
         "late_vs_early": seconds[FLAGS.late] / seconds[FLAGS.early],
@@ -155,6 +191,18 @@ def main(argv):
                      f"{row['tokens_per_s']['gpt2']:.0f}"]
             cells += [f"{row['tokens_per_s'][m]:.0f}" for m in FLAGS.mixers]
             cells += [f"{row['vs_gpt2'][m]:.2f}x" for m in FLAGS.mixers]
+            print("| " + " | ".join(cells) + " |")
+    print("\nkeras_hub's Llama, plain and with mixers (MixerLlamaCausalLM):\n")
+    header = ["backend", "preset", "batch", "new tokens", "llama tokens/s"]
+    header += [f"llama+{m} tokens/s" for m in FLAGS.llama_mixers]
+    header += [f"llama+{m} / llama" for m in FLAGS.llama_mixers]
+    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for r in results:
+        for row in r["llama_rows"]:
+            cells = [r["backend"], row["preset"], str(row["batch"]), str(row["new_tokens"]),
+                     f"{row['tokens_per_s']['llama']:.0f}"]
+            cells += [f"{row['tokens_per_s'][m]:.0f}" for m in FLAGS.llama_mixers]
+            cells += [f"{row['vs_llama'][m]:.2f}x" for m in FLAGS.llama_mixers]
             print("| " + " | ".join(cells) + " |")
     print(f"\nhaar at the {FLAGS.old_preset} preset, batch 1:\n")
     print("| backend | full-recompute ms/token | cached ms/token | speedup | "

@@ -13,6 +13,8 @@ from keras_wavegpt.models.gpt import (
 from keras_wavegpt.models.generation import SAMPLERS, generate
 from keras_wavegpt.models.llama import build_llama
 from keras_wavegpt.models.mixer_backbone import MixerBackbone, add_mixers
+from keras_wavegpt.models.mixer_gpt2_causal_lm import MixerGPT2CausalLM
+from keras_wavegpt.models.mixer_llama_causal_lm import MixerLlamaCausalLM
 from keras_wavegpt.models.wavelet_gpt_backbone import WaveletGPTBackbone
 from keras_wavegpt.models.wavelet_gpt_causal_lm import WaveletGPTCausalLM
 from keras_wavegpt.models.wavelet_gpt_causal_lm_preprocessor import (

@@ -21,9 +21,13 @@ class MixerBackbone(keras_hub.models.Backbone):
     `token_embedding` is shared, so the family's causal LM trains it with
     `fit` (`keras_hub.models.GPT2CausalLM(backbone=..., preprocessor=...)`).
 
-    Cached generation and `score` of keras_hub's causal LMs walk the wrapped
-    backbone's layers one by one and would skip the mixers, so they raise
-    an `AttributeError` that says so; generate with `WaveletGPTCausalLM`.
+    The wrapped backbone's attributes read through (`layer_norm`,
+    `num_layers`, ...), and `transformer_layers` gives each layer with the
+    mixer before it, so keras_hub's `score` and the other loops over the
+    layers run the mixers. Cached generation needs each mixer's cache beside
+    the attention cache: `MixerGPT2CausalLM` and `MixerLlamaCausalLM` keep
+    both; keras_hub's own causal LMs, which have no room for it, raise an
+    error naming them.
 
     Args:
         backbone: `keras_hub.models.Backbone`. A decoder-only backbone with
@@ -100,24 +104,28 @@ class MixerBackbone(keras_hub.models.Backbone):
         self.mixer = mixer
         self.mixer_config = mixer_config
         self.max_sequence_length = max_sequence_length
-        self._wrapped_attributes = frozenset(
-            name for name in dir(backbone) if not name.startswith("_")
-        )
-        self._wrapped_class = type(backbone).__name__
+        # Kept out of Keras' tracking: its layers are this model's already.
+        object.__setattr__(self, "_wrapped", backbone)
+        object.__setattr__(self, "_mixed_layers", [
+            MixedLayer(layer, mixer, i, self)
+            for i, (layer, mixer) in enumerate(zip(layers, [None] + self.mixer_layers))
+        ])
+        # Set by a mixer causal LM around its cached call: the mixers' caches.
+        object.__setattr__(self, "cached_call_state", None)
+
+    @property
+    def transformer_layers(self):
+        """The wrapped layers, each called after the mixer before it."""
+        return self._mixed_layers
 
     def __getattr__(self, name):
         try:
             return super().__getattr__(name)  # torch.nn.Module's submodules
         except AttributeError:
             pass
-        if name in self.__dict__.get("_wrapped_attributes", ()):
-            raise AttributeError(
-                f"MixerBackbone does not expose `{name}` of the wrapped "
-                f"{self.__dict__['_wrapped_class']}: keras_hub's causal LMs use it to run the "
-                "transformer layers one by one (cached generation, `score`), which would skip "
-                "the mixers. Train and predict with `fit`/`predict`; generate with "
-                "`keras_wavegpt.models.WaveletGPTCausalLM`."
-            )
+        wrapped = self.__dict__.get("_wrapped")
+        if wrapped is not None and not name.startswith("_") and hasattr(wrapped, name):
+            return getattr(wrapped, name)
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def get_config(self):
@@ -135,6 +143,61 @@ class MixerBackbone(keras_hub.models.Backbone):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         return super().from_config(config)
+
+
+class MixedLayer:
+    """One transformer layer of a `MixerBackbone`, called after the mixer
+    before it; what `MixerBackbone.transformer_layers` lists.
+
+    A cached call (`self_attention_cache=...`) takes the mixer's cache from
+    the backbone's `cached_call_state`, which a mixer causal LM sets.
+
+    Args:
+        layer: `keras.layers.Layer`. The wrapped transformer layer.
+        mixer: `keras.layers.Layer` or `None`. The mixer before it.
+        index: int. The layer's index.
+        backbone: `MixerBackbone`. Its owner.
+    """
+
+    def __init__(self, layer, mixer, index, backbone):
+        self.layer = layer
+        self.mixer = mixer
+        self.index = index
+        self.backbone = backbone
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["layer"], name)
+
+    def __call__(self, x, *args, **kwargs):
+        if self.mixer is not None:
+            if "self_attention_cache" in kwargs:
+                x = self._cached_mix(x, kwargs.get("self_attention_cache_update_index", 0))
+            else:
+                x = self.mixer(x)  # (B, T, E)
+        return self.layer(x, *args, **kwargs)
+
+    def _cached_mix(self, x, index):
+        state = self.backbone.cached_call_state
+        if state is None:
+            family = self.backbone.backbone_config["class_name"]
+            supported = ", ".join(f"{m.__name__} ({b})" for b, m in MIXER_CAUSAL_LMS.items())
+            raise AttributeError(
+                f"This causal LM's cached generation would skip the mixers of the "
+                f"MixerBackbone around {family}: it keeps no cache for them. Generate with "
+                f"the keras_wavegpt causal LM of the family: {supported}"
+            )
+        if isinstance(self.mixer, keras.layers.Identity):
+            return x
+        from keras_wavegpt.layers.cached_call import call_with_cache
+
+        y, state["new"][self.index] = call_with_cache(self.mixer, x, state["old"][self.index],
+                                                      index)
+        return y
+
+
+# Backbone class name -> the causal LM that generates with its mixers; filled
+# by the modules that define them.
+MIXER_CAUSAL_LMS = {}
 
 
 def _complete_config(backbone):

@@ -5,7 +5,12 @@ import keras_hub
 import numpy as np
 import pytest
 
-from keras_wavegpt.models import MixerBackbone, add_mixers
+from keras_wavegpt.models import (
+    MixerBackbone,
+    MixerGPT2CausalLM,
+    MixerLlamaCausalLM,
+    add_mixers,
+)
 
 VOCAB, T = 50, 12
 
@@ -83,13 +88,95 @@ def test_trains_inside_the_family_causal_lm(family):
     assert np.abs(numpy(backbone.token_embedding.embeddings) - embedding).max() > 0
 
 
+# Every gap mixer and a chain, each with a reach shorter than the sequence.
+GAP_MIXERS = {
+    "haar": ("haar", {"max_kernel": 8}),
+    "learnable": ("learnable", {"max_kernel": 4}),
+    "ema": ("ema", {}),
+    "filterbank": ("filterbank", {"num_filters": 4, "kernel_sizes": (2, 4)}),
+    "canon": ("canon", {"kernel_size": 3}),
+    "haar+canon": ("haar+canon", {"haar.max_kernel": 4}),
+}
+MIXER_LMS = {"gpt2": MixerGPT2CausalLM, "llama": MixerLlamaCausalLM}
+
+
+def mixer_lm(family, label):
+    mixer, kwargs = GAP_MIXERS[label]
+    backbone = add_mixers(FAMILIES[family][0](), mixer, max_sequence_length=32, **kwargs)
+    rng = np.random.default_rng(1)
+    for w in backbone.weights:  # mixers off their identity-like starts
+        if w.path.startswith("mixer_"):
+            w.assign(w + 0.3 * rng.normal(size=w.shape).astype("float32"))
+    return MIXER_LMS[family](backbone)
+
+
+@pytest.mark.parametrize("label", GAP_MIXERS)
 @pytest.mark.parametrize("family", FAMILIES)
-def test_generation_that_would_skip_the_mixers_is_refused(family):
+def test_cached_logits_equal_the_full_forward_pass(family, label):
+    """A prompt of 4 tokens in a sequence holding other tokens after it,
+    then one token at a time: each step equals the full pass there."""
+    lm = mixer_lm(family, label)
+    true = token_ids()
+    reference = numpy(lm(inputs(true)))
+    padded = true.copy()
+    padded[:, 4:] = token_ids(seed=9)[:, 4:]
+    hidden, cache = lm._build_cache(padded)
+    for position in range(4, T):
+        logits, _, cache = lm.call_with_cache(true[:, position : position + 1], cache,
+                                              position)
+        np.testing.assert_allclose(numpy(logits)[:, 0], reference[:, position], atol=1e-5,
+                                   err_msg=f"position {position}")
+
+
+@pytest.mark.parametrize("label", GAP_MIXERS)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_greedy_generation_of_ragged_prompts_equals_full_passes(family, label):
+    lm = mixer_lm(family, label)
+    lm.compile(sampler="greedy")
+    lengths = np.array([3, 6])
+    mask = np.arange(T)[None] < lengths[:, None]
+    expected = np.where(mask, token_ids(), 0)
+    out = numpy(lm.generate({"token_ids": expected, "padding_mask": mask},
+                            stop_token_ids=None)["token_ids"])
+    for position in range(lengths.min(), T):
+        best = numpy(lm(inputs(expected)))[:, position - 1].argmax(-1)
+        expected[:, position] = np.where(mask[:, position], expected[:, position], best)
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_top_k_and_beam_generate_and_score_matches_the_forward_pass(family):
+    lm = mixer_lm(family, "haar+canon")
+    mask = np.arange(T)[None] < np.array([[2], [5]])
+    prompt = {"token_ids": np.where(mask, token_ids(), 0), "padding_mask": mask}
+    for sampler in ("top_k", keras_hub.samplers.BeamSampler(num_beams=3)):
+        lm.compile(sampler=sampler)
+        out = numpy(lm.generate(prompt, stop_token_ids=None)["token_ids"])
+        assert out.shape == (2, T) and (out[mask] == prompt["token_ids"][mask]).all()
+    tokens = token_ids()
+    np.testing.assert_allclose(numpy(lm.score(tokens)), numpy(lm(inputs(tokens))), atol=1e-5)
+    with pytest.raises(ValueError, match="right padding"):
+        lm.score(tokens, padding_mask=np.arange(T)[None].repeat(2, 0) % 2)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_keras_hubs_own_causal_lm_names_the_one_that_generates(family):
     make, causal_lm = FAMILIES[family]
     lm = causal_lm(backbone=add_mixers(make(), "haar", max_kernel=8), preprocessor=None)
     prompt = inputs(token_ids()[:, :4])
-    with pytest.raises(AttributeError, match="would skip the mixers"):
+    name = MIXER_LMS[family].__name__
+    with pytest.raises(AttributeError, match=f"would skip the mixers.*{name}"):
         lm.generate(prompt, max_length=8, stop_token_ids=None)
+    tokens = token_ids()  # keras_hub's own score walks the layers, mixers included
+    np.testing.assert_allclose(numpy(lm.score(tokens)), numpy(lm(inputs(tokens))), atol=1e-5)
+
+
+def test_a_mixer_causal_lm_checks_its_backbone():
+    with pytest.raises(TypeError, match="takes a MixerBackbone"):
+        MixerGPT2CausalLM(gpt2())
+    with pytest.raises(ValueError, match="generates over a GPT2Backbone; this MixerBackbone "
+                                         "wraps a LlamaBackbone"):
+        MixerGPT2CausalLM(add_mixers(llama(), "haar", max_sequence_length=32))
 
 
 def test_config_and_keras_file_round_trip(tmp_path):

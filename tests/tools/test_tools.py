@@ -49,7 +49,10 @@ def test_bench_generate_reports_rates(tmp_path):
     (rates,) = row["rows"]
     assert rates["new_tokens"] == 4 and set(rates["tokens_per_s"]) == {"gpt2", "haar"}
     assert row["old_vs_cached"]["speedup"] > 0 and row["late_vs_early"] > 0
+    (llama,) = row["llama_rows"]
+    assert set(llama["tokens_per_s"]) == {"llama", "haar"} and llama["vs_llama"]["haar"] > 0
     assert "haar / gpt2" in result.stdout and "full-recompute ms/token" in result.stdout
+    assert "llama+haar / llama" in result.stdout
 
 
 def test_bench_distributed_and_mixed_precision_modes(tmp_path):
