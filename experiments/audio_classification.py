@@ -27,7 +27,8 @@ from keras_wavegpt.training.flags import (
     user_errors,
 )
 from keras_wavegpt.training.metrics import TAGGING_METRICS, tagging_task
-from keras_wavegpt.training.runner import format_table, run_comparison
+from keras_wavegpt.training.comparison import run_comparison
+from keras_wavegpt.training.reporting import format_table
 
 flags.DEFINE_enum("source", "spoken_digits", ["spoken_digits", "fsd50k"], "Clips to tag.")
 flags.DEFINE_string("data_dir", None, "fsd50k: the release folder; spoken_digits: where "

@@ -32,7 +32,8 @@ from keras_wavegpt.training.flags import (
     run_script,
     user_errors,
 )
-from keras_wavegpt.training.runner import format_table, run_comparison
+from keras_wavegpt.training.comparison import run_comparison
+from keras_wavegpt.training.reporting import format_table
 
 SOURCES = {"listops": ("generated",), "image": ("mnist_5k", "cifar10"), "text": ("pydocs", "imdb")}
 

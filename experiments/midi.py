@@ -22,7 +22,8 @@ from keras_wavegpt.training.flags import (
     run_script,
     user_errors,
 )
-from keras_wavegpt.training.runner import compare_language_models, format_table
+from keras_wavegpt.training.comparison import compare_language_models
+from keras_wavegpt.training.reporting import format_table
 
 flags.DEFINE_string("midi_dir", None, "Folder of .mid/.midi files (searched "
                     "recursively); default: music21's bundled score corpus.")

@@ -31,7 +31,8 @@ from keras_wavegpt.training.flags import (
     run_script,
     user_errors,
 )
-from keras_wavegpt.training.runner import compare_language_models, format_table
+from keras_wavegpt.training.comparison import compare_language_models
+from keras_wavegpt.training.reporting import format_table
 
 flags.DEFINE_string("wav_dir", ASTERISK_SOUNDS, "Folder of WAV files (searched recursively).")
 flags.DEFINE_integer("sample_rate", 16000, "Resample every file to this rate (Hz).")

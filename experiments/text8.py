@@ -30,7 +30,8 @@ from keras_wavegpt.training.flags import (
     run_script,
     user_errors,
 )
-from keras_wavegpt.training.runner import compare_language_models, format_table
+from keras_wavegpt.training.comparison import compare_language_models
+from keras_wavegpt.training.reporting import format_table
 from keras_wavegpt.utils.files import write_text
 
 flags.DEFINE_enum("dataset", "pydocs", data.DATASETS, "Corpus to train on.")

@@ -26,7 +26,8 @@ from keras_wavegpt.training.flags import (
     run_script,
     user_errors,
 )
-from keras_wavegpt.training.runner import compare_language_models, format_table
+from keras_wavegpt.training.comparison import compare_language_models
+from keras_wavegpt.training.reporting import format_table
 
 flags.DEFINE_enum("dataset", "pydocs", bpe.BPE_DATASETS, "Corpus to train on.")
 flags.DEFINE_string("data_dir", None, "Folder holding WikiText-103 (or the pydocs HTML).")

@@ -66,7 +66,7 @@ FLAGS = flags.FLAGS
 
 def variants():
     """{label: (mixer, kwargs)} for `none`, `--mixers` and every `--variant`."""
-    from keras_wavegpt.training.runner import parse_variant
+    from keras_wavegpt.training.settings import parse_variant
 
     result = {m: (m, {}) for m in ["none", *FLAGS.mixers]}
     for spec in FLAGS.variant:

@@ -26,7 +26,7 @@ from absl import app, flags
 
 from keras_wavegpt.training.flags import user_errors
 from keras_wavegpt.training.records import read_record
-from keras_wavegpt.training.runner import BASELINE, format_table, plot_curves, summarize_runs
+from keras_wavegpt.training.reporting import BASELINE, format_table, plot_curves, summarize_runs
 from keras_wavegpt.utils.files import write_json
 
 flags.DEFINE_string("out", "compare.png", "Where the plot against steps goes.")

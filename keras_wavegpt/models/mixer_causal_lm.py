@@ -18,6 +18,12 @@ class MixerCausalLM:
     Every keras_hub sampler (greedy, top-k, beam, ...) carries the pair, and
     `score` runs the mixers through the same layers. The result equals the
     full forward pass at every position, ragged prompts included.
+
+    Args:
+        backbone: `MixerBackbone`. Around the family's backbone class.
+        preprocessor: the family's causal LM preprocessor or `None`.
+            Defaults to `None`.
+        **kwargs: passed to the family's causal LM.
     """
 
     backbone_cls = MixerBackbone

@@ -12,6 +12,10 @@ class WaveletGPTTokenizerBase:
     so that `keras_hub.tokenizers.Tokenizer.from_preset(path)` and each
     class's own `from_preset` load a saved preset. The classes themselves
     work beside any backbone.
+
+    Args:
+        *args: the tokenizer class's own arguments.
+        **kwargs: the tokenizer class's own keyword arguments.
     """
 
     backbone_cls = WaveletGPTBackbone

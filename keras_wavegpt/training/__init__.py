@@ -1,4 +1,9 @@
-"""Training: the shared experiment runner, callbacks and metrics."""
+"""Training: the shared experiment runner, callbacks and metrics.
+
+The runner is four modules: `settings` (`TrainConfig`, variant specs),
+`fit` (one run), `comparison` (every variant and seed side by side) and
+`reporting` (summaries, Welch's tests, plots, tables).
+"""
 
 from keras_wavegpt.training.callbacks import LearningRateLogger, StepTimer, TrainingBackup
 from keras_wavegpt.training.meta import (
@@ -14,14 +19,7 @@ from keras_wavegpt.training.metrics import (
     speedup,
     welch_test,
 )
-from keras_wavegpt.training.runner import (
-    TrainConfig,
-    compare_language_models,
-    format_table,
-    parse_kwargs,
-    parse_variant,
-    plot_curves,
-    run_comparison,
-    summarize,
-    train_variant,
-)
+from keras_wavegpt.training.comparison import compare_language_models, run_comparison
+from keras_wavegpt.training.fit import train_variant
+from keras_wavegpt.training.reporting import format_table, plot_curves, summarize
+from keras_wavegpt.training.settings import TrainConfig, parse_kwargs, parse_variant

@@ -13,7 +13,7 @@ import sys
 from absl import app, flags, logging
 
 from keras_wavegpt.utils.errors import TRACEBACK_VARIABLE, RunError
-from keras_wavegpt.training.runner import (
+from keras_wavegpt.training.settings import (
     ARCHITECTURES,
     TrainConfig,
     parse_kwargs,

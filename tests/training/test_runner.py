@@ -72,7 +72,7 @@ def test_comparison_over_seeds(corpus, tmp_path):
 
 
 def test_each_variant_trains_at_its_own_learning_rate(corpus, tmp_path):
-    from keras_wavegpt.training.runner import format_table
+    from keras_wavegpt.training.reporting import format_table
 
     config = TrainConfig(
         variants=("none:learning_rate=4e-3", "shift=haar:max_kernel=2,learning_rate=2e-3",
