@@ -91,7 +91,7 @@ def test_compare_runs_merges_summaries(tmp_path):
     result = run_tool("compare_runs.py", str(tmp_path / "a"), str(tmp_path / "b"),
                       f"--out={plot}")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "| a/haar |" in result.stdout and "| b/none | 10 | 1.5000 |" in result.stdout
+    assert "| a/haar |" in result.stdout and "| b/none | 10 | - | 1.5000 |" in result.stdout
     assert plot.stat().st_size > 1000
     missing = run_tool("compare_runs.py", str(tmp_path / "nowhere"))
     assert missing.returncode != 0 and "No summary.json" in missing.stderr
@@ -132,7 +132,7 @@ def test_compare_runs_pools_seeds_over_folders(tmp_path):
                                                                           (1, "b", 200)]
     assert haar["final_val_loss"] == pytest.approx(1.35) and haar["seeds"] == 2
     assert set(haar["welch"]) == {"none", "shift"} and set(variants["shift"]["welch"]) == {"none"}
-    assert "| variant | params | seeds |" in result.stdout and " vs shift |" in result.stdout
+    assert "| variant | params | peak rate | seeds |" in result.stdout and " vs shift |" in result.stdout
     assert (tmp_path / "p.png").stat().st_size > 1000
     assert (tmp_path / "p_seconds.png").stat().st_size > 1000
 
