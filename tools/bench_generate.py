@@ -33,6 +33,7 @@ from child_process import interleaved_median, rerun
 flags.DEFINE_list("backends", ["tensorflow", "jax", "torch"], "Backends to run.")
 flags.DEFINE_list("presets", ["small", "paper"], "GPT presets.")
 flags.DEFINE_list("batch_sizes", ["1", "8"], "Batch sizes.")
+flags.DEFINE_list("contexts", [], "Contexts to run each preset at (default: its own).")
 flags.DEFINE_list("mixers", ["none", "haar"], "Mixers of our causal LM.")
 flags.DEFINE_list("llama_mixers", ["haar"], "Mixers put into keras_hub's Llama.")
 flags.DEFINE_integer("prompt", 16, "Prompt length.")
@@ -49,7 +50,16 @@ FLAGS = flags.FLAGS
 VOCAB = 27
 
 
-def _models(preset, mixer):
+def _arch(preset, context):
+    from keras_wavegpt.models import gpt_preset
+
+    arch = gpt_preset(preset)
+    if context:
+        arch["max_sequence_length"] = context
+    return arch
+
+
+def _models(preset, mixer, context=None):
     import keras_hub
 
     from keras_wavegpt.models import (
@@ -57,10 +67,9 @@ def _models(preset, mixer):
         WaveletGPTCausalLM,
         build_gpt,
         causal_lm_from_gpt,
-        gpt_preset,
     )
 
-    arch = gpt_preset(preset)
+    arch = _arch(preset, context)
     if mixer is None:
         backbone = keras_hub.models.GPT2Backbone(
             vocabulary_size=VOCAB, num_layers=arch["num_layers"], num_heads=arch["num_heads"],
@@ -78,12 +87,12 @@ def _models(preset, mixer):
     return WaveletGPTCausalLM(backbone), arch
 
 
-def _llama(preset, mixer):
+def _llama(preset, mixer, context=None):
     import keras_hub
 
-    from keras_wavegpt.models import MixerLlamaCausalLM, add_mixers, gpt_preset
+    from keras_wavegpt.models import MixerLlamaCausalLM, add_mixers
 
-    arch = gpt_preset(preset)
+    arch = _arch(preset, context)
     backbone = keras_hub.models.LlamaBackbone(
         vocabulary_size=VOCAB, num_layers=arch["num_layers"], num_query_heads=arch["num_heads"],
         num_key_value_heads=arch["num_heads"], hidden_dim=arch["hidden_dim"],
@@ -114,36 +123,40 @@ def measure():
 
     from keras_wavegpt.models import generate
 
+    settings = [(p, int(c) if c else None, int(b)) for p in FLAGS.presets
+                for c in (FLAGS.contexts or [None]) for b in FLAGS.batch_sizes]
     rows = []
-    for preset in FLAGS.presets:
-        for batch in (int(b) for b in FLAGS.batch_sizes):
-            candidates = {"gpt2": None, **{m: m for m in FLAGS.mixers}}
-            fns, new = {}, None
-            for label, mixer in candidates.items():
-                lm, arch = _models(preset, mixer)
-                total = min(FLAGS.prompt + FLAGS.new_tokens, arch["max_sequence_length"])
-                new = total - FLAGS.prompt
-                fns[label] = _generator(lm, _prompt(batch, FLAGS.prompt, total))
-            seconds = interleaved_median(fns, FLAGS.rounds, warmups=1)
-            rate = {k: batch * new / s for k, s in seconds.items()}
-            rows.append({"preset": preset, "batch": batch, "new_tokens": new,
-                         "tokens_per_s": rate,
-                         "vs_gpt2": {m: rate[m] / rate["gpt2"] for m in FLAGS.mixers}})
+    for preset, context, batch in settings:
+        candidates = {"gpt2": None, **{m: m for m in FLAGS.mixers}}
+        fns, new = {}, None
+        for label, mixer in candidates.items():
+            lm, arch = _models(preset, mixer, context)
+            total = min(FLAGS.prompt + FLAGS.new_tokens, arch["max_sequence_length"])
+            new = total - FLAGS.prompt
+            fns[label] = _generator(lm, _prompt(batch, FLAGS.prompt, total))
+        seconds = interleaved_median(fns, FLAGS.rounds, warmups=1)
+        rate = {k: batch * new / s for k, s in seconds.items()}
+        rows.append({"preset": preset, "context": arch["max_sequence_length"],
+                     "batch": batch, "new_tokens": new,
+                     "tokens_per_s": rate,
+                     "vs_gpt2": {m: rate[m] / rate["gpt2"] for m in FLAGS.mixers},
+                     "vs_none": {m: rate[m] / rate["none"] for m in FLAGS.mixers
+                                 if "none" in rate and m != "none"}})
     llama_rows = []
-    for preset in FLAGS.presets:
-        for batch in (int(b) for b in FLAGS.batch_sizes):
-            fns = {}
-            for label in ["llama", *FLAGS.llama_mixers]:
-                lm, arch = _llama(preset, None if label == "llama" else label)
-                total = min(FLAGS.prompt + FLAGS.new_tokens, arch["max_sequence_length"])
-                new = total - FLAGS.prompt
-                fns[label] = _generator(lm, _prompt(batch, FLAGS.prompt, total))
-            seconds = interleaved_median(fns, FLAGS.rounds, warmups=1)
-            rate = {k: batch * new / s for k, s in seconds.items()}
-            llama_rows.append({"preset": preset, "batch": batch, "new_tokens": new,
-                               "tokens_per_s": rate,
-                               "vs_llama": {m: rate[m] / rate["llama"]
-                                            for m in FLAGS.llama_mixers}})
+    for preset, context, batch in settings if FLAGS.llama_mixers else ():
+        fns = {}
+        for label in ["llama", *FLAGS.llama_mixers]:
+            lm, arch = _llama(preset, None if label == "llama" else label, context)
+            total = min(FLAGS.prompt + FLAGS.new_tokens, arch["max_sequence_length"])
+            new = total - FLAGS.prompt
+            fns[label] = _generator(lm, _prompt(batch, FLAGS.prompt, total))
+        seconds = interleaved_median(fns, FLAGS.rounds, warmups=1)
+        rate = {k: batch * new / s for k, s in seconds.items()}
+        llama_rows.append({"preset": preset, "context": arch["max_sequence_length"],
+                           "batch": batch, "new_tokens": new,
+                           "tokens_per_s": rate,
+                           "vs_llama": {m: rate[m] / rate["llama"]
+                                        for m in FLAGS.llama_mixers}})
     # The older full-recompute generate against the cached one, same weights.
     (gpt, lm), arch = _models(FLAGS.old_preset, "gpt:haar")
     prompt = _prompt(1, FLAGS.prompt, FLAGS.prompt + FLAGS.old_tokens)
@@ -182,25 +195,28 @@ def main(argv):
         print("RESULT " + json.dumps(measure()))
         return
     results = [rerun(__file__, backend, "--child") for backend in FLAGS.backends]
-    header = ["backend", "preset", "batch", "new tokens", "gpt2 tokens/s"]
+    header = ["backend", "preset", "context", "batch", "new tokens", "gpt2 tokens/s"]
+    others = [m for m in FLAGS.mixers if m != "none" and "none" in FLAGS.mixers]
     header += [f"{m} tokens/s" for m in FLAGS.mixers] + [f"{m} / gpt2" for m in FLAGS.mixers]
+    header += [f"{m} / none" for m in others]
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for r in results:
         for row in r["rows"]:
-            cells = [r["backend"], row["preset"], str(row["batch"]), str(row["new_tokens"]),
-                     f"{row['tokens_per_s']['gpt2']:.0f}"]
+            cells = [r["backend"], row["preset"], str(row["context"]), str(row["batch"]),
+                     str(row["new_tokens"]), f"{row['tokens_per_s']['gpt2']:.0f}"]
             cells += [f"{row['tokens_per_s'][m]:.0f}" for m in FLAGS.mixers]
             cells += [f"{row['vs_gpt2'][m]:.2f}x" for m in FLAGS.mixers]
+            cells += [f"{row['vs_none'][m]:.2f}x" for m in others]
             print("| " + " | ".join(cells) + " |")
     print("\nkeras_hub's Llama, plain and with mixers (MixerLlamaCausalLM):\n")
-    header = ["backend", "preset", "batch", "new tokens", "llama tokens/s"]
+    header = ["backend", "preset", "context", "batch", "new tokens", "llama tokens/s"]
     header += [f"llama+{m} tokens/s" for m in FLAGS.llama_mixers]
     header += [f"llama+{m} / llama" for m in FLAGS.llama_mixers]
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for r in results:
         for row in r["llama_rows"]:
-            cells = [r["backend"], row["preset"], str(row["batch"]), str(row["new_tokens"]),
-                     f"{row['tokens_per_s']['llama']:.0f}"]
+            cells = [r["backend"], row["preset"], str(row["context"]), str(row["batch"]),
+                     str(row["new_tokens"]), f"{row['tokens_per_s']['llama']:.0f}"]
             cells += [f"{row['tokens_per_s'][m]:.0f}" for m in FLAGS.llama_mixers]
             cells += [f"{row['vs_llama'][m]:.2f}x" for m in FLAGS.llama_mixers]
             print("| " + " | ".join(cells) + " |")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job, in two parts.
 #
-# 1. Live (about 10 minutes on 2 cores): the `small` GPT on the offline pydocs
+# 1. Live (about 10 minutes on 2 cores, 400 steps): the `small` GPT on the offline pydocs
 #    corpus with none, haar and its local control shift (haar's kernel 2
 #    alone), each at its own tuned peak rate with the long runs' cosine
 #    schedule, shortened. Written to runs/demo.
@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 py=.venv/bin/python
-steps=${STEPS:-600}
+steps=${STEPS:-400}
 KERAS_BACKEND=${KERAS_BACKEND:-tensorflow} "$py" experiments/text8.py \
   --dataset=pydocs --preset=small --steps="$steps" --eval_every=50 \
   --warmup_steps=$((steps / 20)) --batch_size=32 --val_windows=256 \

@@ -345,8 +345,11 @@ class CausalWavelet(keras.layers.Layer):
             return self(inputs), cache
         total, n = cache.shape[1], cache.shape[2]
         width = min(self.receptive_field, total)
-        start = ops.clip(index - width + 1, 0, total - width)
-        window = ops.slice(cache, [0, start, 0], [ops.shape(cache)[0], width, n])  # (B, K, n)
+        if width == total:  # the whole cache: no slice (graph-mode TensorFlow pays per op)
+            start, window = 0, cache
+        else:
+            start = ops.clip(index - width + 1, 0, total - width)
+            window = ops.slice(cache, [0, start, 0], [ops.shape(cache)[0], width, n])  # (B, K, n)
         position = start + ops.arange(width, dtype="int32")[:, None]  # (K, 1)
         lengths = ops.convert_to_tensor(self.channel_kernel_sizes[self._start :], "int32")
         inside = ops.logical_and(position <= index, position > index - lengths)  # (K, n)
