@@ -26,7 +26,8 @@ def _launch(out_dir, *extra):
         sys.executable,
         os.path.join(ROOT, "experiments", "text8.py"), "--dataset=pydoc_topics",
         "--preset=tiny", "--variants=haar", "--steps=6", "--eval_every=2",
-        "--warmup_steps=1", "--val_windows=8", "--verbose=0", "--virtual_cpu_devices=2",
+        "--warmup_steps=1", "--learning_rate=3e-4", "--val_windows=8", "--verbose=0",
+        "--virtual_cpu_devices=2",
         f"--out_dir={out_dir}", *extra,
     ]
     env = dict(os.environ, KERAS_BACKEND=BACKEND)
