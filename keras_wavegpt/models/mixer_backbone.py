@@ -5,6 +5,7 @@ import inspect
 import keras
 import keras_hub
 
+from keras_wavegpt.layers.cached_call import call_with_cache
 from keras_wavegpt.layers.registry import get_mixer, mixer_placement
 
 
@@ -164,6 +165,8 @@ class MixedLayer:
         self.mixer = mixer
         self.index = index
         self.backbone = backbone
+        # Whether generation keeps a cache for the mixer: the identity needs none.
+        self.cached = mixer is not None and not isinstance(mixer, keras.layers.Identity)
 
     def __getattr__(self, name):
         return getattr(self.__dict__["layer"], name)
@@ -186,10 +189,8 @@ class MixedLayer:
                 f"MixerBackbone around {family}: it keeps no cache for them. Generate with "
                 f"the keras_wavegpt causal LM of the family: {supported}"
             )
-        if isinstance(self.mixer, keras.layers.Identity):
+        if not self.cached:
             return x
-        from keras_wavegpt.layers.cached_call import call_with_cache
-
         y, state["new"][self.index] = call_with_cache(self.mixer, x, state["old"][self.index],
                                                       index)
         return y

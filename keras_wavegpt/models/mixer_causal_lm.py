@@ -44,8 +44,8 @@ class MixerCausalLM:
         Args:
             token_ids: int tensor of shape `(B, L)`.
             cache: tuple `(attention, mixers)`: keras_hub's attention cache
-                and one cache per transformer layer (`()` where no mixer
-                stands before it). A bare attention cache (the family's
+                and one cache per transformer layer (`()` where no mixer, or
+                the identity, stands before it). A bare attention cache (the family's
                 `_build_cache`) starts the mixers' caches empty.
             cache_update_index: int or scalar tensor. The position of
                 `token_ids`' first step.
@@ -71,8 +71,8 @@ class MixerCausalLM:
         batch, length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
         hidden_dim = self.backbone.hidden_dim
         return tuple(
-            () if layer.mixer is None  # an empty leaf: samplers map over the caches
-            else initial_cache(layer.mixer, batch, length, hidden_dim, self.compute_dtype)
+            initial_cache(layer.mixer, batch, length, hidden_dim, self.compute_dtype)
+            if layer.cached else ()  # an empty leaf: samplers map over the caches
             for layer in self.backbone.transformer_layers
         )
 
