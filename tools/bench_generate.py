@@ -117,6 +117,20 @@ def _generator(lm, inputs):
     return lambda: lm.generate(inputs, stop_token_ids=None)
 
 
+def _side_by_side(candidates, build, preset, context, batch):
+    """Tokens per second of each `label: mixer` of `candidates`, built by
+    `build(preset, mixer, context)`, timed interleaved; the row's settings."""
+    fns = {}
+    for label, mixer in candidates.items():
+        lm, arch = build(preset, mixer, context)
+        total = min(FLAGS.prompt + FLAGS.new_tokens, arch["max_sequence_length"])
+        fns[label] = _generator(lm, _prompt(batch, FLAGS.prompt, total))
+    new = total - FLAGS.prompt
+    seconds = interleaved_median(fns, FLAGS.rounds, warmups=1)
+    return {"preset": preset, "context": arch["max_sequence_length"], "batch": batch,
+            "new_tokens": new, "tokens_per_s": {k: batch * new / s for k, s in seconds.items()}}
+
+
 def measure():
     import keras
     import numpy as np
@@ -127,36 +141,20 @@ def measure():
                 for c in (FLAGS.contexts or [None]) for b in FLAGS.batch_sizes]
     rows = []
     for preset, context, batch in settings:
-        candidates = {"gpt2": None, **{m: m for m in FLAGS.mixers}}
-        fns, new = {}, None
-        for label, mixer in candidates.items():
-            lm, arch = _models(preset, mixer, context)
-            total = min(FLAGS.prompt + FLAGS.new_tokens, arch["max_sequence_length"])
-            new = total - FLAGS.prompt
-            fns[label] = _generator(lm, _prompt(batch, FLAGS.prompt, total))
-        seconds = interleaved_median(fns, FLAGS.rounds, warmups=1)
-        rate = {k: batch * new / s for k, s in seconds.items()}
-        rows.append({"preset": preset, "context": arch["max_sequence_length"],
-                     "batch": batch, "new_tokens": new,
-                     "tokens_per_s": rate,
-                     "vs_gpt2": {m: rate[m] / rate["gpt2"] for m in FLAGS.mixers},
-                     "vs_none": {m: rate[m] / rate["none"] for m in FLAGS.mixers
-                                 if "none" in rate and m != "none"}})
+        row = _side_by_side({"gpt2": None, **{m: m for m in FLAGS.mixers}},
+                            _models, preset, context, batch)
+        rate = row["tokens_per_s"]
+        row["vs_gpt2"] = {m: rate[m] / rate["gpt2"] for m in FLAGS.mixers}
+        row["vs_none"] = {m: rate[m] / rate["none"] for m in FLAGS.mixers
+                          if "none" in rate and m != "none"}
+        rows.append(row)
     llama_rows = []
     for preset, context, batch in settings if FLAGS.llama_mixers else ():
-        fns = {}
-        for label in ["llama", *FLAGS.llama_mixers]:
-            lm, arch = _llama(preset, None if label == "llama" else label, context)
-            total = min(FLAGS.prompt + FLAGS.new_tokens, arch["max_sequence_length"])
-            new = total - FLAGS.prompt
-            fns[label] = _generator(lm, _prompt(batch, FLAGS.prompt, total))
-        seconds = interleaved_median(fns, FLAGS.rounds, warmups=1)
-        rate = {k: batch * new / s for k, s in seconds.items()}
-        llama_rows.append({"preset": preset, "context": arch["max_sequence_length"],
-                           "batch": batch, "new_tokens": new,
-                           "tokens_per_s": rate,
-                           "vs_llama": {m: rate[m] / rate["llama"]
-                                        for m in FLAGS.llama_mixers}})
+        row = _side_by_side({"llama": None, **{m: m for m in FLAGS.llama_mixers}},
+                            _llama, preset, context, batch)
+        row["vs_llama"] = {m: row["tokens_per_s"][m] / row["tokens_per_s"]["llama"]
+                           for m in FLAGS.llama_mixers}
+        llama_rows.append(row)
     # The older full-recompute generate against the cached one, same weights.
     (gpt, lm), arch = _models(FLAGS.old_preset, "gpt:haar")
     prompt = _prompt(1, FLAGS.prompt, FLAGS.prompt + FLAGS.old_tokens)
