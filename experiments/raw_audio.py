@@ -22,8 +22,9 @@ from keras_wavegpt.data.audio import (
     mu_law_decode,
     write_wav,
 )
-from keras_wavegpt.models import SAMPLERS, generate
+from keras_wavegpt.models import SAMPLERS, sampler_with_seed, sliding_generate
 from keras_wavegpt.training import flags as training_flags
+from keras_wavegpt.training.callbacks import load_checkpoint
 from keras_wavegpt.training.flags import (
     define_language_model_flags,
     define_training_flags,
@@ -82,14 +83,13 @@ def write_audio_samples(prompt, summary, config, sample_length, sampler, sample_
         sampler: str. A name of `keras_wavegpt.models.SAMPLERS`.
         sample_rate: int. The WAV files' rate in Hz.
     """
-    import keras
-
     write_wav(os.path.join(config.out_dir, "prompt.wav"), mu_law_decode(prompt), sample_rate)
     seed = config.seeds[0]
     for label in summary["variants"]:
         run_dir = os.path.join(config.out_dir, f"seed_{seed}", label)
-        model = keras.saving.load_model(os.path.join(run_dir, "checkpoint.keras"))
-        ids = generate(model, prompt, len(prompt) + sample_length, sampler=sampler, seed=seed)
+        lm = load_checkpoint(os.path.join(run_dir, "checkpoint.keras"))
+        lm.compile(sampler=sampler_with_seed(sampler, seed))
+        ids = sliding_generate(lm, prompt, len(prompt) + sample_length)
         path = os.path.join(run_dir, "sample.wav")
         write_wav(path, mu_law_decode(ids), sample_rate)
         print(f"{label}: {path}")

@@ -20,9 +20,10 @@ import os
 from absl import flags
 
 from keras_wavegpt import data
-from keras_wavegpt.models import SAMPLERS, generate
+from keras_wavegpt.models import SAMPLERS, sampler_with_seed, sliding_generate
 from keras_wavegpt.tokenizers import ByteTokenizer, Text8Tokenizer
 from keras_wavegpt.training import flags as training_flags
+from keras_wavegpt.training.callbacks import load_checkpoint
 from keras_wavegpt.training.flags import (
     define_language_model_flags,
     define_training_flags,
@@ -83,6 +84,7 @@ def main(argv):
 def write_samples(corpus, prompt, summary, config, sample_length, sampler):
     """Continues a prompt with every variant's final checkpoint.
 
+    Generation is cached and slides past the context (`sliding_generate`).
     Prints the samples and writes them to `<out_dir>/samples.txt`.
 
     Args:
@@ -93,14 +95,12 @@ def write_samples(corpus, prompt, summary, config, sample_length, sampler):
         sample_length: int. Tokens to generate.
         sampler: str. A name of `keras_wavegpt.models.SAMPLERS`.
     """
-    import keras
-
     lines = [f"prompt: {corpus.decode(prompt)!r}"]
     for label in summary["variants"]:
         path = os.path.join(config.out_dir, f"seed_{config.seeds[0]}", label, "checkpoint.keras")
-        model = keras.saving.load_model(path)
-        tokens = generate(model, prompt, len(prompt) + sample_length,
-                          sampler=sampler, seed=config.seeds[0])
+        lm = load_checkpoint(path)
+        lm.compile(sampler=sampler_with_seed(sampler, config.seeds[0]))
+        tokens = sliding_generate(lm, prompt, len(prompt) + sample_length)
         lines.append(f"{label}: {corpus.decode(tokens[len(prompt):])!r}")
     write_text(os.path.join(config.out_dir, "samples.txt"), "\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -18,8 +18,9 @@ wrong), by entry point:
   longer than its context and on rank-3 tokens; `gpt_preset` unknown name;
   `build_sequence_classifier` with one class; `build_audio_transformer`
   with a clip that is not whole patches and a filter longer than a patch;
-  `generate` with `max_length` below the prompt, unknown `sampler`, empty
-  prompt, float prompt, out-of-vocabulary prompt.
+  `sliding_generate` with `max_length` below the prompt, empty prompt,
+  float prompt, out-of-vocabulary prompt; `compile` with an unknown
+  `sampler`.
 - Data (31): `load_corpus` unknown dataset, missing file, `file` without
   `text_file`; `load_text8` on a corrupt zip, a zip without the member, a
   file that is not text8; `load_text_files` on a folder with no text;
@@ -58,10 +59,9 @@ file; `experiments/lra.py` a source of another task) are checked in
 
 Not errors, by design: float token ids given to a GPT are cast to int32 by
 Keras' functional model, as for any `keras.Input(dtype="int32")`; a
-`generate` prompt longer than the context is cropped to its last
-`max_sequence_length` tokens (the sliding window); out-of-vocabulary ids inside a
-compiled model cannot raise on JAX, so they are checked where ids enter
-(`generate`, the corpus loaders).
+`sliding_generate` prompt longer than the context is cropped to the window's
+last tokens; out-of-vocabulary ids inside a compiled model cannot raise on JAX,
+so they are checked where ids enter (`generate`, the corpus loaders).
 """
 
 import zipfile
@@ -71,7 +71,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_wavegpt import data, generate
+from keras_wavegpt import data
 from keras_wavegpt.data import audio, bpe, lra, midi
 from keras_wavegpt.data import audio_classification as clips
 from keras_wavegpt import layers as L
@@ -140,17 +140,17 @@ CASES = {
     "gpt num_layers -1": (lambda p: M.build_gpt(27, **dict(TINY, num_layers=-1)), ValueError, "num_layers"),
     "gpt num_heads": (lambda p: M.build_gpt(27, **dict(TINY, num_heads=3)), ValueError, "num_heads"),
     "gpt mixer": (lambda p: M.build_gpt(27, mixer="wave", **TINY), ValueError, "Unknown mixer 'wave'"),
-    "gpt too long": (lambda p: _gpt()(np.zeros((1, 17), "int32")), ValueError, "max_sequence_length 16"),
-    "gpt rank 3": (lambda p: _gpt()(np.zeros((1, 8, 2), "int32")), ValueError, "shape"),
+    "gpt too long": (lambda p: _gpt()(data.causal_lm_inputs(np.zeros((1, 17), "int32"))), ValueError, "max_sequence_length 16"),
+    "gpt rank 3": (lambda p: _gpt()(data.causal_lm_inputs(np.zeros((1, 8, 2), "int32"))), ValueError, "shape"),
     "gpt_preset": (lambda p: M.gpt_preset("huge"), ValueError, "preset"),
     "classifier num_classes": (lambda p: M.build_sequence_classifier(16, 8, 1), ValueError, "num_classes"),
     "audio clip not whole patches": (lambda p: M.build_audio_transformer(5, clip_seconds=0.99), ValueError, "multiple of `patch`"),
     "audio filter past the patch": (lambda p: M.build_audio_transformer(5, filter_length=500), ValueError, "filter_length"),
-    "generate max_length": (lambda p: generate(_gpt(), np.zeros(5, "int32"), 3), ValueError, "max_length"),
-    "generate sampler": (lambda p: generate(_gpt(), np.zeros(5, "int32"), 8, sampler="beam"), ValueError, "sampler"),
-    "generate empty prompt": (lambda p: generate(_gpt(), np.zeros(0, "int32"), 8), ValueError, "prompt"),
-    "generate float prompt": (lambda p: generate(_gpt(), np.full(5, 0.5), 8), ValueError, "prompt"),
-    "generate out of vocabulary": (lambda p: generate(_gpt(), np.full(5, 99), 8), ValueError, r"prompt.*\[0, 27\)"),
+    "generate max_length": (lambda p: M.sliding_generate(_gpt(), np.zeros(5, "int32"), 3), ValueError, "max_length"),
+    "generate sampler": (lambda p: _gpt().compile(sampler="nucleus"), ValueError, "Unknown sampler"),
+    "generate empty prompt": (lambda p: M.sliding_generate(_gpt(), np.zeros(0, "int32"), 8), ValueError, "prompt"),
+    "generate float prompt": (lambda p: M.sliding_generate(_gpt(), np.full(5, 0.5), 8), ValueError, "prompt"),
+    "generate out of vocabulary": (lambda p: M.sliding_generate(_gpt(), np.full(5, 99), 8), ValueError, r"token_ids.*\[0, 27\)"),
     # Data
     "load_corpus unknown": (lambda p: data.load_corpus("wiki"), ValueError, "dataset"),
     "load_corpus missing file": (lambda p: data.load_corpus("file", text_file=str(p / "no.txt")), FileNotFoundError, "no.txt"),

@@ -34,7 +34,8 @@ SCRIPT = textwrap.dedent('''
         model = build_gpt(27, mixer=mixer, **gpt_preset("tiny"))
         model.compile(optimizer="adam",
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        loss = float(model.train_on_batch(tokens[:, :-1], tokens[:, 1:]))
+        loss = float(model.train_on_batch(data.causal_lm_inputs(tokens[:, :-1]), tokens[:, 1:],
+                                          return_dict=True)["loss"])
         assert np.isfinite(loss), mixer
     backbone = WaveletGPTBackbone(27, 2, 2, 16, 32, 32, mixer="haar+canon")
     preprocessor = WaveletGPTCausalLMPreprocessor(Text8Tokenizer(), sequence_length=16)

@@ -12,10 +12,7 @@ measured in one process with the candidates interleaved round by round:
 - keras_hub's `LlamaCausalLM` against `MixerLlamaCausalLM` over
   `add_mixers(LlamaBackbone(...), m)` for each `--llama_mixers` entry, same
   dimensions, and the mixer's rate over plain Llama's;
-- at `--old_preset`: the same cached generation against the package's older
-  full-recompute `keras_wavegpt.models.generate` (one forward pass of the
-  window per token), on the same `build_gpt` weights;
-- at `--old_preset`, one cached step at position `--late` against one at
+- at `--step_preset`, one cached step at position `--late` against one at
   position `--early` (eager `call_with_cache` on a full cache): how the
   per-token cost grows with the position.
 
@@ -39,8 +36,7 @@ flags.DEFINE_list("llama_mixers", ["haar"], "Mixers put into keras_hub's Llama."
 flags.DEFINE_integer("prompt", 16, "Prompt length.")
 flags.DEFINE_integer("new_tokens", 256, "Tokens to generate (capped by the context).")
 flags.DEFINE_integer("rounds", 3, "Timed rounds per candidate.")
-flags.DEFINE_string("old_preset", "paper", "Preset of the full-recompute comparison.")
-flags.DEFINE_integer("old_tokens", 16, "Tokens the full-recompute path generates.")
+flags.DEFINE_string("step_preset", "paper", "Preset of the per-step comparison.")
 flags.DEFINE_integer("early", 32, "Early position of the per-step comparison.")
 flags.DEFINE_integer("late", 480, "Late position of the per-step comparison.")
 flags.DEFINE_string("json_out", None, "Also write the results as JSON here.")
@@ -62,12 +58,7 @@ def _arch(preset, context):
 def _models(preset, mixer, context=None):
     import keras_hub
 
-    from keras_wavegpt.models import (
-        WaveletGPTBackbone,
-        WaveletGPTCausalLM,
-        build_gpt,
-        causal_lm_from_gpt,
-    )
+    from keras_wavegpt.models import WaveletGPTBackbone, WaveletGPTCausalLM
 
     arch = _arch(preset, context)
     if mixer is None:
@@ -77,9 +68,6 @@ def _models(preset, mixer, context=None):
             max_sequence_length=arch["max_sequence_length"],
         )
         return keras_hub.models.GPT2CausalLM(backbone), arch
-    if mixer.startswith("gpt:"):  # our older full-recompute path needs a build_gpt model
-        gpt = build_gpt(VOCAB, mixer=mixer[4:], **arch)
-        return (gpt, causal_lm_from_gpt(gpt, vocabulary_size=VOCAB, mixer=mixer[4:], **arch)), arch
     backbone = WaveletGPTBackbone(
         VOCAB, arch["num_layers"], arch["num_heads"], arch["hidden_dim"], arch["intermediate_dim"],
         arch["max_sequence_length"], mixer=mixer,
@@ -135,8 +123,6 @@ def measure():
     import keras
     import numpy as np
 
-    from keras_wavegpt.models import generate
-
     settings = [(p, int(c) if c else None, int(b)) for p in FLAGS.presets
                 for c in (FLAGS.contexts or [None]) for b in FLAGS.batch_sizes]
     rows = []
@@ -155,18 +141,8 @@ def measure():
         row["vs_llama"] = {m: row["tokens_per_s"][m] / row["tokens_per_s"]["llama"]
                            for m in FLAGS.llama_mixers}
         llama_rows.append(row)
-    # The older full-recompute generate against the cached one, same weights.
-    (gpt, lm), arch = _models(FLAGS.old_preset, "gpt:haar")
-    prompt = _prompt(1, FLAGS.prompt, FLAGS.prompt + FLAGS.old_tokens)
-    old = lambda: generate(gpt, prompt["token_ids"][:, : FLAGS.prompt],
-                           FLAGS.prompt + FLAGS.old_tokens)
-    cached = _generator(lm, prompt)
-    seconds = interleaved_median({"old": old, "cached": cached}, FLAGS.rounds, warmups=1)
-    old_vs_cached = {"tokens": FLAGS.old_tokens,
-                     "old_ms_per_token": 1000 * seconds["old"] / FLAGS.old_tokens,
-                     "cached_ms_per_token": 1000 * seconds["cached"] / FLAGS.old_tokens,
-                     "speedup": seconds["old"] / seconds["cached"]}
     # One cached step early and late in a full-length cache.
+    lm, arch = _models(FLAGS.step_preset, "haar")
     total = arch["max_sequence_length"]
     tokens = _prompt(1, total, total)["token_ids"]
     _, cache = lm._build_cache(keras.ops.convert_to_tensor(tokens))
@@ -180,7 +156,6 @@ def measure():
         "backend": keras.backend.backend(),
         "rows": rows,
         "llama_rows": llama_rows,
-        "old_vs_cached": old_vs_cached,
         "step_ms": {str(p): 1000 * s for p, s in seconds.items()},
         "late_vs_early": seconds[FLAGS.late] / seconds[FLAGS.early],
         "numpy": np.__version__,
@@ -218,13 +193,13 @@ def main(argv):
             cells += [f"{row['tokens_per_s'][m]:.0f}" for m in FLAGS.llama_mixers]
             cells += [f"{row['vs_llama'][m]:.2f}x" for m in FLAGS.llama_mixers]
             print("| " + " | ".join(cells) + " |")
-    print(f"\nhaar at the {FLAGS.old_preset} preset, batch 1:\n")
-    print("| backend | full-recompute ms/token | cached ms/token | speedup | "
-          f"step at {FLAGS.late} / step at {FLAGS.early} |\n|---|---|---|---|---|")
+    print(f"\nOne cached haar step at the {FLAGS.step_preset} preset, batch 1:\n")
+    print(f"| backend | step at {FLAGS.early} ms | step at {FLAGS.late} ms | ratio |\n"
+          "|---|---|---|---|")
     for r in results:
-        o = r["old_vs_cached"]
-        print(f"| {r['backend']} | {o['old_ms_per_token']:.1f} | {o['cached_ms_per_token']:.2f}"
-              f" | {o['speedup']:.1f}x | {r['late_vs_early']:.2f}x |")
+        ms = r["step_ms"]
+        print(f"| {r['backend']} | {ms[str(FLAGS.early)]:.2f} | {ms[str(FLAGS.late)]:.2f} | "
+              f"{r['late_vs_early']:.2f}x |")
     if FLAGS.json_out:
         with open(FLAGS.json_out, "w") as f:
             json.dump(results, f, indent=2)

@@ -80,6 +80,7 @@ def variants():
 def _train_step(mixer, kwargs, arch, tokens):
     import keras
 
+    from keras_wavegpt.data import causal_lm_inputs
     from keras_wavegpt.models import build_gpt
     from keras_wavegpt.training import meta_optimizer_for
 
@@ -88,8 +89,9 @@ def _train_step(mixer, kwargs, arch, tokens):
     model.compile(
         optimizer=meta_optimizer_for(model, keras.optimizers.Adam()),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        weighted_metrics=[],
     )
-    return lambda: model.train_on_batch(tokens[:, :-1], tokens[:, 1:])
+    return lambda: model.train_on_batch(causal_lm_inputs(tokens[:, :-1]), tokens[:, 1:])
 
 
 PEER = "keras_hub_gpt2"
@@ -102,19 +104,19 @@ def _peer_step(arch, tokens):
     import keras
     import keras_hub
 
+    from keras_wavegpt.data import causal_lm_inputs
+
     keras.utils.set_random_seed(0)
     backbone = keras_hub.models.GPT2Backbone(
         vocabulary_size=27, num_layers=arch["num_layers"], num_heads=arch["num_heads"],
         hidden_dim=arch["hidden_dim"], intermediate_dim=arch["intermediate_dim"], dropout=0.0,
         max_sequence_length=arch["max_sequence_length"],
     )
-    ids = keras.Input(shape=(None,), dtype="int32")
-    x = backbone({"token_ids": ids, "padding_mask": keras.ops.ones_like(ids)})
-    x = keras.layers.Dense(2048, activation="gelu")(x)
-    model = keras.Model(ids, keras.layers.Dense(27, dtype="float32")(x))
+    x = keras.layers.Dense(2048, activation="gelu")(backbone.output)
+    model = keras.Model(backbone.input, keras.layers.Dense(27, dtype="float32")(x))
     model.compile(optimizer=keras.optimizers.Adam(),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return lambda: model.train_on_batch(tokens[:, :-1], tokens[:, 1:])
+    return lambda: model.train_on_batch(causal_lm_inputs(tokens[:, :-1]), tokens[:, 1:])
 
 
 def _xla_cost(mixer, kwargs, arch, tokens):
@@ -122,6 +124,7 @@ def _xla_cost(mixer, kwargs, arch, tokens):
     import jax
     import keras
 
+    from keras_wavegpt.data import causal_lm_inputs
     from keras_wavegpt.models import build_gpt
 
     model = build_gpt(27, mixer=mixer, **arch, **kwargs)
@@ -133,7 +136,8 @@ def _xla_cost(mixer, kwargs, arch, tokens):
         return loss(y, logits)
 
     trainable = [v.value for v in model.trainable_variables]
-    compiled = jax.jit(jax.grad(objective)).lower(trainable, tokens[:, :-1], tokens[:, 1:])
+    compiled = jax.jit(jax.grad(objective)).lower(trainable, causal_lm_inputs(tokens[:, :-1]),
+                                                 tokens[:, 1:])
     cost = compiled.compile().cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost  # a list in older JAX
     return cost["flops"], cost["bytes accessed"]

@@ -89,6 +89,7 @@ def train_comparison():
     import keras
     import numpy as np
 
+    from keras_wavegpt.data import causal_lm_inputs
     from keras_wavegpt.models import build_gpt, gpt_preset
 
     s = _settings()
@@ -110,16 +111,17 @@ def train_comparison():
             warmup_steps=warmup,
         )
         model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      weighted_metrics=[])
         seconds, points = 0.0, []
         for step in range(s["steps"]):
             batch = train[starts[step][:, None] + offsets].astype("int32")
             start = time.perf_counter()
-            model.train_on_batch(batch[:, :-1], batch[:, 1:])
+            model.train_on_batch(causal_lm_inputs(batch[:, :-1]), batch[:, 1:])
             if step:  # the first step compiles
                 seconds += time.perf_counter() - start
             if (step + 1) % s["eval_every"] == 0:
-                loss = model.evaluate(val_batch[:, :-1], val_batch[:, 1:],
+                loss = model.evaluate(causal_lm_inputs(val_batch[:, :-1]), val_batch[:, 1:],
                                       batch_size=s["batch_size"], verbose=0)
                 points.append([step + 1, seconds, float(loss)])
         curves[mixer] = {"params": int(model.count_params()), "curve": points}
@@ -160,9 +162,9 @@ def run_backend(backend, out_dir):
           "--mixed_precision=mixed_bfloat16", f"--json_out={precision}", *extra], backend)
     generation = os.path.join(out_dir, f"generate_{backend}.json")
     _run([py, os.path.join(tools, "bench_generate.py"), f"--backends={backend}",
-          f"--presets={s['preset']}", f"--old_preset={s['preset']}", "--batch_sizes=1,8",
+          f"--presets={s['preset']}", f"--step_preset={s['preset']}", "--batch_sizes=1,8",
           f"--new_tokens={s['new_tokens']}", f"--rounds={min(s['rounds'], 3)}",
-          *(["--early=2", "--late=30", "--old_tokens=2"] if FLAGS.smoke else []),
+          *(["--early=2", "--late=30"] if FLAGS.smoke else []),
           f"--json_out={generation}"], backend)
     for name, path in (("layers", layers), ("mixed_bfloat16", precision),
                        ("generation", generation)):

@@ -124,10 +124,11 @@ def plot_kernels(model_path, out_dir, grid=16):
 
     if not os.path.isfile(model_path):
         raise FileNotFoundError(f"No model at {model_path!r}")
-    model = keras.saving.load_model(model_path)
+    model = keras.saving.load_model(model_path, compile=False)
     os.makedirs(out_dir, exist_ok=True)
     stats, files = [], []
-    for layer in model.layers:
+    # Recursive: a causal LM's mixers sit inside its backbone (and chains).
+    for layer in model._flatten_layers(include_self=False, recursive=True):
         if isinstance(layer, TimeFrequencyFilterbank):
             s, f = _filterbank_figures(layer, out_dir, grid)
             stats += s

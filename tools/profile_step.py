@@ -39,6 +39,7 @@ def _parts(arch, batch_size):
     import keras_hub
     import numpy as np
 
+    from keras_wavegpt.data import causal_lm_inputs
     from keras_wavegpt.layers import GPTEmbedding
     from keras_wavegpt.models import build_gpt
 
@@ -80,7 +81,7 @@ def _parts(arch, batch_size):
 
     token_input = keras.Input((time,), dtype="int32")
     models = {
-        "gpt": (build_gpt(27, **arch), tokens[:, :-1], tokens[:, 1:], ce),
+        "gpt": (build_gpt(27, **arch), causal_lm_inputs(tokens[:, :-1]), tokens[:, 1:], ce),
         "blocks": (stream_model(blocks), stream, stream, "mse"),
         "attention": (stream_model(attention_sublayer), stream, stream, "mse"),
         "mlp": (stream_model(mlp_sublayer), stream, stream, "mse"),
@@ -90,7 +91,7 @@ def _parts(arch, batch_size):
     }
     steps = {}
     for name, (model, x, y, loss) in models.items():
-        model.compile(optimizer=keras.optimizers.Adam(), loss=loss)
+        model.compile(optimizer=keras.optimizers.Adam(), loss=loss, weighted_metrics=[])
         steps[name] = (lambda m, a, b: lambda: m.train_on_batch(a, b))(model, x, y)
     return steps
 

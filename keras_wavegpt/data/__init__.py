@@ -3,6 +3,7 @@
 from keras_wavegpt.data.text import (
     DATASETS,
     TextCorpus,
+    causal_lm_inputs,
     decode_text8,
     encode_text8,
     eval_dataset,

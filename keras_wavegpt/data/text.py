@@ -501,9 +501,11 @@ def _check_windows(ids, seq_len, batch_size, what):
 
 
 def train_dataset(ids, seq_len, batch_size, seed=0, start_step=0):
-    """Endless batches of random crops: `(x, y)`, both int32 `(B, seq_len)`,
-    `y` shifted by one. Batch `k` depends only on `(seed, start_step + k)`,
-    so a resumed run sees the batches it would have seen.
+    """Endless batches of random crops: `(x, y)` as keras_hub's causal LMs
+    take them, `x = {"token_ids", "padding_mask"}` and `y` the token ids
+    shifted by one, all int32 `(B, seq_len)` (the mask all ones: every
+    window is full). Batch `k` depends only on `(seed, start_step + k)`, so
+    a resumed run sees the batches it would have seen.
 
     Args:
         ids: array of int. The token stream (a corpus split).
@@ -528,7 +530,7 @@ def train_dataset(ids, seq_len, batch_size, seed=0, start_step=0):
             maxval=high, dtype=tf.int64,
         )
         windows = tf.cast(tf.gather(data, starts[:, None] + span), tf.int32)
-        return windows[:, :-1], windows[:, 1:]
+        return causal_lm_inputs(windows[:, :-1]), windows[:, 1:]
 
     return (
         tf.data.Dataset.counter(start=start_step)
@@ -552,7 +554,7 @@ def eval_dataset(ids, seq_len, batch_size, max_windows=None):
             `None`, all of them.
 
     Returns:
-        A finite `tf.data.Dataset` of `(x, y)`, both int32 `(B, seq_len)`.
+        A finite `tf.data.Dataset` of `(x, y)`, as `train_dataset`'s.
     """
     tf = tensorflow()
 
@@ -568,6 +570,26 @@ def eval_dataset(ids, seq_len, batch_size, max_windows=None):
         )
     starts = (np.arange(count) * available // count) * (seq_len + 1)
     windows = np.stack([ids[s : s + seq_len + 1] for s in starts]).astype(np.int32)
-    return tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:])).batch(
-        batch_size
-    )
+    return tf.data.Dataset.from_tensor_slices(
+        (causal_lm_inputs(windows[:, :-1]), windows[:, 1:])
+    ).batch(batch_size)
+
+
+def causal_lm_inputs(token_ids):
+    """keras_hub's causal LM inputs for full windows (no padding).
+
+    Args:
+        token_ids: int numpy array or `tf.Tensor` of shape `(B, T)`.
+
+    Returns:
+        dict of `"token_ids"` and an all-ones `"padding_mask"`, both
+        `(B, T)`, of `token_ids`' kind.
+
+    Example:
+
+    >>> causal_lm_inputs(np.array([[3, 1, 4]]))["padding_mask"].tolist()
+    [[1, 1, 1]]
+    """
+    if isinstance(token_ids, np.ndarray):
+        return {"token_ids": token_ids, "padding_mask": np.ones_like(token_ids)}
+    return {"token_ids": token_ids, "padding_mask": tensorflow().ones_like(token_ids)}

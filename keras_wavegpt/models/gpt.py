@@ -1,6 +1,6 @@
 """WaveletGPT: a pre-LayerNorm GPT with a residual-stream mixer in every gap.
 
-    tokens (B, T)
+    token_ids (B, T)
       -> token + learned position embedding            (B, T, E)
       -> block_0 -> mixer_1 -> block_1 -> ... -> block_{N-1}
       -> LayerNorm -> Dense(head_hidden_dim, gelu) -> Dense(vocab)  logits (B, T, V)
@@ -28,7 +28,8 @@ from keras_wavegpt.models.wavelet_gpt_backbone import (
     apply_blocks,
     decoder_blocks,
 )
-from keras_wavegpt.utils.validation import check_int, check_positive_ints
+from keras_wavegpt.models.wavelet_gpt_causal_lm import WaveletGPTCausalLM
+from keras_wavegpt.utils.validation import check_positive_ints
 
 PRESETS = {
     # The paper's model (WaveletGPT §4): 10 blocks, width 128, context 512.
@@ -78,11 +79,11 @@ def build_gpt(
     name=None,
     **mixer_kwargs,
 ):
-    """Build the functional GPT of WaveletGPT §4 on a `WaveletGPTBackbone`.
+    """Build WaveletGPT §4's language model: a `WaveletGPTCausalLM`.
 
-    The model is the backbone's own layers applied to one token input (no
-    padding mask), then the paper's head; `model.layers` reads `embedding,
-    block_0, mixer_1, block_1, ..., final_norm, head, logits`.
+    A `WaveletGPTBackbone` with the paper's head, from the flat arguments of
+    a preset (`gpt_preset`); the runner trains this object with `fit` and
+    writes presets and samples from it.
 
     Args:
         vocabulary_size: int. Number of token ids (27 for text8).
@@ -107,94 +108,28 @@ def build_gpt(
             power of two `<= max_sequence_length`.
 
     Returns:
-        A `keras.Model` from int tokens `(B, T)` to float32 logits
-        `(B, T, vocabulary_size)`. With `mixer="haar"` (or `"ema"`) it has exactly
-        as many parameters as with `mixer="none"`.
+        A `WaveletGPTCausalLM` (no preprocessor) from
+        `{"token_ids": (B, T), "padding_mask": (B, T)}` to float32 logits
+        `(B, T, vocabulary_size)`. With `mixer="haar"` (or `"ema"`) it has
+        exactly as many parameters as with `mixer="none"`.
 
     Example:
 
+    >>> import numpy as np
     >>> model = build_gpt(27, mixer="haar", **gpt_preset("tiny"))
-    >>> tuple(model(keras.ops.zeros((2, 16), "int32")).shape)
+    >>> inputs = {"token_ids": np.zeros((2, 16), "int32"),
+    ...           "padding_mask": np.ones((2, 16), "int32")}
+    >>> tuple(model(inputs).shape)
     (2, 16, 27)
     >>> model.count_params() == build_gpt(27, **gpt_preset("tiny")).count_params()
     True
     """
-    check_int("head_hidden_dim", head_hidden_dim)  # the backbone checks the others
     backbone = WaveletGPTBackbone(
         vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim, max_sequence_length,
         dropout=dropout, mixer=mixer, mixer_config=mixer_kwargs,
     )
-    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")  # (B, T)
-    x = backbone.token_embedding(tokens)  # (B, T, E)
-    x = apply_blocks(x, backbone.transformer_layers, backbone.mixer_layers)
-    x = backbone.layer_norm(x)  # (B, T, E)
-    x = keras.layers.Dense(head_hidden_dim, activation="gelu", name="head")(x)  # (B, T, 2048)
-    logits = keras.layers.Dense(vocabulary_size, dtype="float32", name="logits")(x)  # (B, T, V)
-    return keras.Model(tokens, logits, name=name or f"gpt_{mixer_scope(mixer)}")
-
-
-def causal_lm_from_gpt(model, preprocessor=None, **gpt_kwargs):
-    """A `WaveletGPTCausalLM` holding the weights of a functional GPT.
-
-    For `generate()`, `score()` and `save_to_preset` on a model trained (or
-    loaded from a `.keras` checkpoint) as `build_gpt` builds it.
-
-    Args:
-        model: `keras.Model`. A GPT that `build_gpt(**gpt_kwargs)` builds.
-        preprocessor: `WaveletGPTCausalLMPreprocessor` or `None`. Defaults to
-            `None`.
-        **gpt_kwargs: the `build_gpt` arguments `model` was built with,
-            mixer arguments included.
-
-    Returns:
-        A `WaveletGPTCausalLM` with `model`'s weights.
-
-    Raises:
-        ValueError: a layer of the causal LM is missing from `model` or has
-            weights of other shapes.
-
-    Example:
-
-    >>> kwargs = dict(vocabulary_size=27, mixer="haar", **gpt_preset("tiny"))
-    >>> lm = causal_lm_from_gpt(build_gpt(**kwargs), **kwargs)
-    >>> lm.backbone.num_layers
-    2
-    """
-    from keras_wavegpt.models.wavelet_gpt_causal_lm import WaveletGPTCausalLM
-
-    kwargs = dict(gpt_kwargs)
-    mixer_kwargs = {k: kwargs.pop(k) for k in list(kwargs)
-                    if k not in _BUILD_GPT_ARGUMENTS}
-    backbone = WaveletGPTBackbone(
-        kwargs["vocabulary_size"], kwargs["num_layers"], kwargs["num_heads"],
-        kwargs["hidden_dim"], kwargs["intermediate_dim"], kwargs["max_sequence_length"],
-        dropout=kwargs.get("dropout", 0.0),
-        mixer=kwargs.get("mixer", "none"), mixer_config=mixer_kwargs,
-        dtype=model.dtype_policy,
-    )
-    lm = WaveletGPTCausalLM(backbone, preprocessor=preprocessor,
-                            head_hidden_dim=kwargs.get("head_hidden_dim", 2048))
-    # Layer by layer, by name: the backbone lists its weights by attribute
-    # (all blocks, then all mixers), the GPT in graph order, and the weight
-    # paths of a loaded GPT's DSP slots lose their block's prefix.
-    layers = [layer for layer in backbone.layers if not isinstance(layer, keras.layers.InputLayer)]
-    layers += [lm.head_dense, lm.logits_dense]
-    names = {layer.name for layer in model.layers}
-    for layer in layers:
-        source = model.get_layer(layer.name).get_weights() if layer.name in names else None
-        target = layer.get_weights()
-        if source is None or [w.shape for w in source] != [w.shape for w in target]:
-            raise ValueError(
-                f"Model {model.name!r} does not match build_gpt({gpt_kwargs}): layer "
-                f"{layer.name!r} is missing or has weights of other shapes"
-            )
-        layer.set_weights(source)
-    return lm
-
-
-_BUILD_GPT_ARGUMENTS = ("vocabulary_size", "max_sequence_length", "num_layers", "hidden_dim",
-                        "num_heads", "intermediate_dim", "head_hidden_dim", "mixer", "dropout",
-                        "name")
+    return WaveletGPTCausalLM(backbone, head_hidden_dim=head_hidden_dim,
+                              name=name or f"gpt_{mixer_scope(mixer)}")
 
 
 def decoder_stack(

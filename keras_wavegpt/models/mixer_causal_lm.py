@@ -4,10 +4,11 @@ from keras import ops
 
 from keras_wavegpt.layers.cached_call import initial_cache
 from keras_wavegpt.models.mixer_backbone import MixerBackbone
+from keras_wavegpt.models.restores_compile import RestoresCompile
 from keras_wavegpt.utils.validation import check_prefix_mask
 
 
-class MixerCausalLM:
+class MixerCausalLM(RestoresCompile):
     """Mixin of a keras_hub causal LM family whose backbone is a
     `MixerBackbone`: generation keeps each mixer's cache beside keras_hub's
     attention cache.

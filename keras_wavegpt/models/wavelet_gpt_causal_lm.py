@@ -10,6 +10,7 @@ from keras import ops
 from keras_wavegpt.layers.cached_call import call_with_cache, initial_cache
 from keras_wavegpt.layers.dsp_decoder_block import DSPDecoderBlock
 from keras_wavegpt.models.checked_preset import CheckedPreset
+from keras_wavegpt.models.restores_compile import RestoresCompile
 from keras_wavegpt.models.wavelet_gpt_backbone import (
     WaveletGPTBackbone,
     call_block,
@@ -26,11 +27,11 @@ from keras_wavegpt.utils.validation import check_positive_ints, check_prefix_mas
 
 
 # keras_hub's built-in samplers, by the names `compile(sampler=...)` takes.
-SAMPLER_NAMES = ("beam", "contrastive", "greedy", "random", "top_k", "top_p")
+SAMPLERS = ("beam", "contrastive", "greedy", "random", "top_k", "top_p")
 
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
-class WaveletGPTCausalLM(CheckedPreset, keras_hub.models.CausalLM):
+class WaveletGPTCausalLM(RestoresCompile, CheckedPreset, keras_hub.models.CausalLM):
     """A WaveletGPT backbone with the paper's head, for next-token prediction.
 
         hidden states (B, T, E) -> Dense(head_hidden_dim, gelu) -> Dense(V)
@@ -175,9 +176,9 @@ class WaveletGPTCausalLM(CheckedPreset, keras_hub.models.CausalLM):
                 `"top_k"`.
             **kwargs: `CausalLM.compile` arguments.
         """
-        if isinstance(sampler, str) and sampler not in SAMPLER_NAMES:
+        if isinstance(sampler, str) and sampler not in SAMPLERS:
             raise ValueError(
-                f"Unknown sampler {sampler!r}; accepted values: {SAMPLER_NAMES} or a "
+                f"Unknown sampler {sampler!r}; accepted values: {SAMPLERS} or a "
                 "keras_hub.samplers.Sampler"
             )
         super().compile(*args, sampler=sampler, **kwargs)

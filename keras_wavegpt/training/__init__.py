@@ -5,7 +5,12 @@ The runner is four modules: `settings` (`TrainConfig`, variant specs),
 `reporting` (summaries, Welch's tests, plots, tables).
 """
 
-from keras_wavegpt.training.callbacks import LearningRateLogger, StepTimer, TrainingBackup
+from keras_wavegpt.training.callbacks import (
+    LearningRateLogger,
+    StepTimer,
+    TrainingBackup,
+    load_checkpoint,
+)
 from keras_wavegpt.training.meta import (
     META_OBJECTIVES,
     MetaOptimizer,

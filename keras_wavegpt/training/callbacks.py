@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -238,6 +239,10 @@ class TrainingBackup(keras.callbacks.Callback):
         try:
             with open(os.path.join(folder, self.STATE)) as f:
                 state = json.load(f)
+        except (ValueError, OSError) as error:
+            raise _Damaged(f"unreadable {self.STATE} ({error})") from None
+        _check_model_class(state, model, self.backup_dir)
+        try:
             model.load_weights(os.path.join(folder, self.WEIGHTS))
         except Exception as error:  # any reader's error: the file is not usable
             first = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -291,6 +296,7 @@ class TrainingBackup(keras.callbacks.Callback):
             os.makedirs(partial)
             self.model.save_weights(os.path.join(partial, self.WEIGHTS))
             state = {
+                "model_class": type(self.model).__name__,
                 "epoch": epoch,
                 "history": history,
                 "track": {
@@ -321,6 +327,56 @@ class TrainingBackup(keras.callbacks.Callback):
             self.model.save_weights(os.path.join(scratch, "model.weights.h5"))
             if self.checkpoint_path:
                 self.model.save(os.path.join(scratch, "checkpoint.keras"))
+
+
+def _check_model_class(state, model, backup_dir):
+    """A backup resumes only the class of model that wrote it. Backups
+    without `model_class` come from keras_wavegpt 0.1, whose runner trained
+    functional models."""
+    saved = state.get("model_class", "Functional")
+    if saved == type(model).__name__:
+        return
+    legacy = "model_class" not in state
+    raise BackupError(
+        f"The backups in {backup_dir} were written for a {saved} model"
+        + (" by keras_wavegpt 0.1 (its functional build_gpt/build_llama)" if legacy else "")
+        + f"; they cannot resume a {type(model).__name__}. "
+        + ("Finish the run with keras_wavegpt 0.1.0 (git checkout 1c7637d), or start afresh "
+           "without --resume." if legacy else "Start afresh without --resume, or give another "
+           "--out_dir.")
+    )
+
+
+def load_checkpoint(path):
+    """A runner checkpoint (`checkpoint.keras`): a keras_hub causal LM, uncompiled.
+
+    Args:
+        path: str. The `.keras` file.
+
+    Returns:
+        The `keras_hub.models.CausalLM` it holds (`WaveletGPTCausalLM`,
+        `MixerLlamaCausalLM`).
+
+    Raises:
+        ValueError: the file holds another kind of model: a functional GPT
+            saved by keras_wavegpt 0.1 (the message says how to convert it).
+    """
+    import keras_hub
+
+    with warnings.catch_warnings():
+        # The optimizer's state is in the file, unused here: a task compiles
+        # a fresh default optimizer on construction, which Keras then warns
+        # cannot take the saved variables.
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model = keras.saving.load_model(path, compile=False)
+    if not isinstance(model, keras_hub.models.CausalLM):
+        raise ValueError(
+            f"{path} holds a {type(model).__name__} model {model.name!r}, not a causal LM: a "
+            "functional GPT from keras_wavegpt 0.1. Convert it with keras_wavegpt 0.1.0 (git "
+            "checkout 1c7637d): keras_wavegpt.models.causal_lm_from_gpt(model, "
+            "**<its build_gpt arguments>).save(<new>.keras)"
+        )
+    return model
 
 
 class _Damaged(Exception):

@@ -17,6 +17,7 @@ import keras
 
 from keras_wavegpt.layers.registry import mixer_arguments
 from keras_wavegpt.training import records
+from keras_wavegpt.training.callbacks import load_checkpoint
 from keras_wavegpt.training.distributed import (
     initialize_processes,
     process_shard,
@@ -138,12 +139,13 @@ def compare_language_models(corpus, config, preset, seq_len=None, val_windows=25
             `config`. Defaults to `None`.
         architecture: str. `"gpt"` (`build_gpt`, WaveletGPT's model) or
             `"llama"` (`build_llama`: keras_hub's Llama decoder of the same
-            dimensions, with the mixers through `add_mixers`; no presets
-            are written for it). Defaults to `"gpt"`.
+            dimensions, with the mixers through `add_mixers`). Defaults to
+            `"gpt"`.
         tokenizer: keras_hub `Tokenizer` or `None`. The corpus' tokenizer,
-            carried by every variant's preset (`Text8Tokenizer`,
-            `ByteTokenizer`); `None` writes presets that take token ids.
-            Defaults to `None`.
+            carried by every `"gpt"` variant's preset (`Text8Tokenizer`,
+            `ByteTokenizer`); `None`, and every `"llama"` preset (keras_hub's
+            Llama preprocessor takes only its own tokenizer), take token
+            ids. Defaults to `None`.
     """
     from keras_wavegpt import data
     from keras_wavegpt.models import build_gpt, build_llama, gpt_preset
@@ -176,38 +178,32 @@ def compare_language_models(corpus, config, preset, seq_len=None, val_windows=25
     config.validate()
     with _folder_lock(config):  # one writer from the first run to the last preset
         summary = run_comparison(build_model, make_data, config, metadata=settings)
-        if config.process_id == 0 and architecture == "gpt":
-            write_presets(config, corpus.vocabulary_size, arch, seq_len, dropout, tokenizer)
+        if config.process_id == 0:
+            write_presets(config, seq_len, tokenizer if architecture == "gpt" else None)
     return summary
 
 
-def write_presets(config, vocabulary_size, arch, seq_len, dropout, tokenizer=None):
-    """Saves each trained GPT's final checkpoint as a keras_hub preset.
+def write_presets(config, seq_len, tokenizer=None):
+    """Saves each trained causal LM's final checkpoint as a keras_hub preset.
 
-    Each run folder gets `<run>/preset`, for
-    `WaveletGPTCausalLM.from_preset`.
+    Each run folder gets `<run>/preset`, for the model class's
+    `from_preset` (`WaveletGPTCausalLM`, `MixerLlamaCausalLM`) and keras_hub's
+    `CausalLM.from_preset`.
 
     Args:
         config: `TrainConfig`. The comparison's settings.
-        vocabulary_size: int. The models' vocabulary.
-        arch: dict. The `build_gpt` architecture arguments (a preset's).
         seq_len: int. The preprocessor's sequence length.
-        dropout: float. The models' dropout.
         tokenizer: keras_hub `Tokenizer` or `None`. With one, the preset has
-            a preprocessor around it; with `None`, token ids go in and out.
-            Defaults to `None`.
+            a `WaveletGPTCausalLMPreprocessor` around it; with `None`, token
+            ids go in and out. Defaults to `None`.
     """
-    from keras_wavegpt.models import WaveletGPTCausalLMPreprocessor, causal_lm_from_gpt
+    from keras_wavegpt.models import WaveletGPTCausalLMPreprocessor
 
     for seed in config.seeds:
-        for label, mixer, own_kwargs in (parse_variant(v) for v in config.variants):
+        for label in (parse_variant(v)[0] for v in config.variants):
             run_dir = os.path.join(config.out_dir, f"seed_{seed}", label)
-            _, kwargs = _variant_settings(config, mixer, own_kwargs)
-            model = keras.saving.load_model(os.path.join(run_dir, "checkpoint.keras"))
-            preprocessor = (
-                None if tokenizer is None
-                else WaveletGPTCausalLMPreprocessor(tokenizer, sequence_length=seq_len)
-            )
-            lm = causal_lm_from_gpt(model, preprocessor, vocabulary_size=vocabulary_size,
-                                    mixer=mixer, dropout=dropout, **arch, **kwargs)
+            lm = load_checkpoint(os.path.join(run_dir, "checkpoint.keras"))
+            if tokenizer is not None:
+                lm.preprocessor = WaveletGPTCausalLMPreprocessor(tokenizer,
+                                                                 sequence_length=seq_len)
             lm.save_to_preset(os.path.join(run_dir, "preset"))

@@ -190,7 +190,8 @@ def process_shard(dataset, process_id, num_processes):
     processes together see exactly the global batch.
 
     Args:
-        dataset: `tf.data.Dataset` of batches (tuples of tensors).
+        dataset: `tf.data.Dataset` of batches (tuples of tensors or of
+            dicts of tensors, as a causal LM's `({"token_ids", ...}, y)`).
         process_id: int. This process's place.
         num_processes: int. The number of processes.
 
@@ -205,7 +206,7 @@ def process_shard(dataset, process_id, num_processes):
         size = tf.shape(t)[0] // num_processes
         return t[process_id * size:(process_id + 1) * size]
 
-    return dataset.map(lambda *batch: tuple(rows(t) for t in batch))
+    return dataset.map(lambda *batch: tf.nest.map_structure(rows, batch))
 
 
 @contextlib.contextmanager

@@ -118,7 +118,9 @@ def _compile(model, config, metric_names, compile_task):
         task_metrics = list(metric_names) or None
     else:
         loss, task_metrics = compile_task()
-    model.compile(optimizer=optimizer, loss=loss, metrics=task_metrics,
+    # `weighted_metrics=[]`: a keras_hub task would otherwise keep the
+    # accuracy metric its constructor compiled with.
+    model.compile(optimizer=optimizer, loss=loss, metrics=task_metrics, weighted_metrics=[],
                   jit_compile=config.jit_compile)
 
 

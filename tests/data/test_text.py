@@ -104,7 +104,9 @@ def test_train_batches_are_shifted_crops_and_reproducible(topics):
     again = list(data.train_dataset(ids, 16, 4, seed=3, start_step=1).take(2))
     other = next(iter(data.train_dataset(ids, 16, 4, seed=4)))
     for x, y in batches:
-        x, y = x.numpy(), y.numpy()
+        # keras_hub's causal LM inputs; every window is full.
+        assert (x["padding_mask"].numpy() == 1).all()
+        x, y = x["token_ids"].numpy(), y.numpy()
         assert x.shape == y.shape == (4, 16) and x.dtype == np.int32
         np.testing.assert_array_equal(x[:, 1:], y[:, :-1])
         for row_x, row_y in zip(x, y):  # each row is a real crop of the corpus
@@ -113,18 +115,19 @@ def test_train_batches_are_shifted_crops_and_reproducible(topics):
                 np.lib.stride_tricks.sliding_window_view(ids, 17)[:, :4] == window[:4], axis=1))
             assert any(np.array_equal(ids[s : s + 17], window) for s in starts)
     # Batch k depends only on (seed, step): resuming at step 1 continues the order.
-    np.testing.assert_array_equal(again[0][0].numpy(), batches[1][0].numpy())
-    assert not np.array_equal(other[0].numpy(), batches[0][0].numpy())
+    np.testing.assert_array_equal(again[0][1].numpy(), batches[1][1].numpy())
+    assert not np.array_equal(other[1].numpy(), batches[0][1].numpy())
 
 
 def test_eval_windows_are_fixed_and_contiguous(topics):
     ids = topics.split("validation")
     ds = data.eval_dataset(ids, 32, 8, max_windows=20)
-    xs = [x.numpy() for x, _ in ds]
+    xs = [x["token_ids"].numpy() for x, _ in ds]
     assert [len(x) for x in xs] == [8, 8]  # 20 rounded down to whole batches
-    assert all(np.array_equal(a, b) for a, b in zip(xs, [x.numpy() for x, _ in ds]))
+    assert all(np.array_equal(a, b) for a, b in zip(xs, [x["token_ids"].numpy() for x, _ in ds]))
     x0, y0 = next(iter(ds))
-    np.testing.assert_array_equal(x0.numpy()[0], ids[:32])
+    assert (x0["padding_mask"].numpy() == 1).all()
+    np.testing.assert_array_equal(x0["token_ids"].numpy()[0], ids[:32])
     np.testing.assert_array_equal(y0.numpy()[0], ids[1:33])
 
 

@@ -7,6 +7,9 @@ import subprocess
 import sys
 
 import keras
+import numpy as np
+
+from keras_wavegpt.models import MixerLlamaCausalLM
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -144,7 +147,12 @@ def test_llama_architecture_trains_with_the_mixers(tmp_path):
     params = {k: v["params"] for k, v in summary["variants"].items()}
     assert params["haar_canon"] == params["none"] + 4 * 32  # one Canon layer in the one gap
     model = keras.saving.load_model(str(tmp_path / "seed_0" / "haar_canon" / "checkpoint.keras"))
-    assert model.get_layer("backbone").mixer == "haar+canon"
-    # keras_hub's Llama generates without our mixers: no presets for it.
-    assert not os.path.exists(tmp_path / "seed_0" / "none" / "preset")
+    assert isinstance(model, MixerLlamaCausalLM) and model.backbone.mixer == "haar+canon"
     assert len((tmp_path / "samples.txt").read_text().splitlines()) == 3
+    # The trained task's preset, token ids in and out, generates cached with its mixers.
+    lm = MixerLlamaCausalLM.from_preset(str(tmp_path / "seed_0" / "haar_canon" / "preset"))
+    assert isinstance(lm, MixerLlamaCausalLM) and lm.preprocessor is None
+    lm.compile(sampler="greedy")
+    out = lm.generate({"token_ids": np.array([[5, 6, 7, 0, 0]]),
+                       "padding_mask": np.array([[1, 1, 1, 0, 0]])}, stop_token_ids=None)
+    assert out["token_ids"].shape == (1, 5)

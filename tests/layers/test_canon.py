@@ -13,6 +13,7 @@ from keras_wavegpt.layers import (
     mixer_arguments,
     mixer_placement,
 )
+from keras_wavegpt.data import causal_lm_inputs
 from keras_wavegpt.models import build_gpt, gpt_preset
 from tests.helpers import assert_causal, layer_model, to_numpy
 
@@ -237,7 +238,7 @@ def test_canon_at_init_leaves_the_gpt_unchanged():
                                  ("empty_block", "multirate", empty)]:
         keras.utils.set_random_seed(0)
         model = build_gpt(27, mixer=mixer, **gpt_preset("tiny"), **kwargs)
-        logits[label] = to_numpy(model(tokens))
+        logits[label] = to_numpy(model(causal_lm_inputs(tokens)))
     np.testing.assert_allclose(logits["canon_block"], logits["empty_block"], atol=1e-5)
     np.testing.assert_allclose(logits["canon"], logits["none"], atol=1e-5)
     np.testing.assert_allclose(logits["haar+canon"], logits["haar"], atol=1e-5)
@@ -263,10 +264,11 @@ def test_gpt_with_canon_trains_and_round_trips(mixer, tmp_path):
     model.compile(optimizer="adam",
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     tokens = np.random.default_rng(10).integers(0, 27, size=(4, 33))
-    first = model.train_on_batch(tokens[:, :-1], tokens[:, 1:])
+    first = model.train_on_batch(causal_lm_inputs(tokens[:, :-1]), tokens[:, 1:],
+                                 return_dict=True)["loss"]
     assert np.isfinite(first)
     path = str(tmp_path / "gpt.keras")
     model.save(path)
     restored = keras.saving.load_model(path)
-    np.testing.assert_allclose(to_numpy(restored(tokens[:, 1:])), to_numpy(model(tokens[:, 1:])),
-                               atol=1e-5)
+    inputs = causal_lm_inputs(tokens[:, 1:])
+    np.testing.assert_allclose(to_numpy(restored(inputs)), to_numpy(model(inputs)), atol=1e-5)

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_wavegpt.models import build_gpt, gpt_preset
+from keras_wavegpt.data import causal_lm_inputs
+from keras_wavegpt.models import WaveletGPTCausalLM, build_gpt, gpt_preset
 from tests.helpers import sgd_gradients, to_numpy
 
 VOCAB = 27
@@ -19,19 +20,30 @@ def perturb_mixers(model, seed=3):
     rng = np.random.default_rng(seed)
     for w in model.weights:
         parts = w.path.split("/")
-        if parts[0].startswith("mixer_") or any(slot in parts for slot in DSP_SLOTS):
+        if any(p.startswith("mixer_") for p in parts) or any(slot in parts for slot in DSP_SLOTS):
             w.assign(w + 0.3 * rng.normal(size=w.shape).astype("float32"))
 
 
-def tokens(batch, length, seed=0):
+def token_ids(batch, length, seed=0):
     return np.random.default_rng(seed).integers(0, VOCAB, size=(batch, length)).astype("int32")
+
+
+def tokens(batch, length, seed=0):
+    """The causal LM's inputs: full windows of random ids."""
+    return causal_lm_inputs(token_ids(batch, length, seed))
+
+
+def layer_names(model):
+    return [layer.name for layer in model.backbone.layers
+            if not isinstance(layer, keras.layers.InputLayer)]
 
 
 def test_structure_and_shapes():
     model = build_gpt(VOCAB, mixer="haar", **ARCH)
-    names = [layer.name for layer in model.layers]
+    assert isinstance(model, WaveletGPTCausalLM)
     # A mixer in each of the N - 1 gaps, between consecutive blocks.
-    assert names[2:7] == ["block_0", "mixer_1", "block_1", "mixer_2", "block_2"]
+    assert layer_names(model) == ["embedding", "block_0", "mixer_1", "block_1", "mixer_2",
+                                  "block_2", "final_norm"]
     out = model(tokens(2, 32))
     assert tuple(out.shape) == (2, 32, VOCAB)
     assert keras.backend.standardize_dtype(out.dtype) == "float32"
@@ -42,8 +54,8 @@ def test_parameter_counts():
     counts = {m: build_gpt(VOCAB, mixer=m, **ARCH).count_params() for m in MIXERS}
     assert counts["haar"] == counts["none"] == counts["ema"]
     learnable = build_gpt(VOCAB, mixer="learnable", **ARCH)
-    extra = sum(int(layer.channel_kernel_sizes[8:].sum()) for layer in learnable.layers
-                if layer.name.startswith("mixer_"))
+    extra = sum(int(layer.channel_kernel_sizes[8:].sum())
+                for layer in learnable.backbone.mixer_layers if layer is not None)
     assert counts["learnable"] == counts["none"] + extra
     # The filterbank's 7,200 weights per gap (144 filters of length 16).
     assert counts["filterbank"] == counts["none"] + 2 * 7_200
@@ -64,10 +76,9 @@ def test_multirate_fills_the_slots_of_every_block(kwargs, slots):
     from keras_wavegpt.layers import DSPDecoderBlock
 
     model = build_gpt(VOCAB, mixer="multirate", **ARCH, **kwargs)
-    names = [layer.name for layer in model.layers]
-    assert names[2:5] == ["block_0", "block_1", "block_2"]  # no gap mixers
+    assert layer_names(model)[1:4] == ["block_0", "block_1", "block_2"]  # no gap mixers
     for i in range(3):
-        block = model.get_layer(f"block_{i}")
+        block = model.backbone.get_layer(f"block_{i}")
         assert isinstance(block, DSPDecoderBlock)
         present = [s.name for s in (block.pre_attention, block.post_attention, block.post_mlp) if s]
         assert tuple(present) == slots
@@ -81,7 +92,7 @@ def test_paper_preset_is_the_paper_model():
     arch = gpt_preset("paper")
     assert arch == dict(num_layers=10, hidden_dim=128, num_heads=8, intermediate_dim=512, max_sequence_length=512)
     model = build_gpt(VOCAB, mixer="haar", **arch)
-    gaps = [layer for layer in model.layers if layer.name.startswith("mixer_")]
+    gaps = [layer for layer in model.backbone.mixer_layers if layer is not None]
     assert len(gaps) == 9
     assert sorted(set(gaps[0].channel_kernel_sizes[64:].tolist())) == [2 ** j for j in range(1, 10)]
 
@@ -90,11 +101,12 @@ def test_paper_preset_is_the_paper_model():
 def test_gpt_is_causal(mixer):
     model = build_gpt(VOCAB, mixer=mixer, **ARCH)
     perturb_mixers(model)
-    x = tokens(2, 32)
+    x = token_ids(2, 32)
     for position in (0, 13, 30):
         changed = x.copy()
         changed[:, position + 1 :] = (changed[:, position + 1 :] + 5) % VOCAB
-        before, after = to_numpy(model(x)), to_numpy(model(changed))
+        before = to_numpy(model(causal_lm_inputs(x)))
+        after = to_numpy(model(causal_lm_inputs(changed)))
         np.testing.assert_allclose(before[:, : position + 1], after[:, : position + 1], atol=1e-6)
         assert not np.allclose(before[:, position + 1 :], after[:, position + 1 :])
 
@@ -108,7 +120,7 @@ def test_gradients_finite_and_reach_every_weight(mixer, kwargs):
     perturb_mixers(model)
     x = tokens(4, 32, seed=1)
     grads = sgd_gradients(
-        model, x, tokens(4, 32, seed=2),
+        model, x, token_ids(4, 32, seed=2),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     assert len(grads) == len(model.trainable_weights)
@@ -129,11 +141,12 @@ def test_save_load_round_trip(mixer, kwargs, tmp_path):
     path = str(tmp_path / "gpt.keras")
     model.save(path)
     restored = keras.saving.load_model(path)
+    assert isinstance(restored, WaveletGPTCausalLM)
     np.testing.assert_array_equal(to_numpy(restored(x)), to_numpy(model(x)))
     assert restored.count_params() == model.count_params()
     layer = "block_1" if mixer == "multirate" else "mixer_1"
     # Through JSON: slot build configs come back with lists for tuples.
-    config = lambda m: json.loads(json.dumps(m.get_layer(layer).get_config()))
+    config = lambda m: json.loads(json.dumps(m.backbone.get_layer(layer).get_config()))
     assert config(restored) == config(model)
 
 

@@ -13,10 +13,12 @@ import subprocess
 import sys
 
 import keras
+import keras_hub
 import numpy as np
 import pytest
 
 import keras_wavegpt  # noqa: F401  (registers the package's classes, as a user's import does)
+from keras_wavegpt.data import causal_lm_inputs
 from tests.helpers import to_numpy
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -39,6 +41,7 @@ AUDIO = dict(sample_rate=1600, clip_seconds=0.5, num_filters=4, filter_length=20
 SAVE = """
 import json, sys
 import keras, numpy as np
+from keras_wavegpt.data import causal_lm_inputs
 from keras_wavegpt.models import build_audio_transformer, build_gpt, build_sequence_classifier
 out, models, arch, audio = (sys.argv[1], *map(json.loads, sys.argv[2:]))
 rng = np.random.default_rng(0)
@@ -53,11 +56,12 @@ for mixer, kwargs in models.items():
         inputs = rng.uniform(-1, 1, size=(2, 800)).astype("float32")
     else:
         model = build_gpt(27, mixer=mixer, **arch, **kwargs)
+        inputs = causal_lm_inputs(tokens)
     rng = np.random.default_rng(2)
     for w in model.weights:  # off init (learned kernels, filterbank synthesis, logits)
         w.assign(w + 0.2 * rng.normal(size=w.shape).astype(w.dtype))
     model.save(f"{out}/{mixer}.keras")
-    np.save(f"{out}/{mixer}_in.npy", inputs)
+    np.save(f"{out}/{mixer}_in.npy", inputs["token_ids"] if isinstance(inputs, dict) else inputs)
     np.save(f"{out}/{mixer}.npy", keras.ops.convert_to_numpy(model(inputs)))
 """
 
@@ -87,6 +91,8 @@ def test_loads_with_the_same_outputs(saved, mixer):
     for backend, folder in saved.items():
         model = keras.saving.load_model(str(folder / f"{mixer}.keras"))
         inputs = np.load(folder / f"{mixer}_in.npy")
+        if isinstance(model, keras_hub.models.CausalLM):
+            inputs = causal_lm_inputs(inputs)
         expected = np.load(folder / f"{mixer}.npy")
         np.testing.assert_allclose(
             to_numpy(model(inputs)), expected, atol=1e-5, err_msg=f"saved by {backend}"

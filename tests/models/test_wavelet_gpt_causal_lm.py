@@ -10,7 +10,6 @@ from keras_wavegpt.models import (
     WaveletGPTCausalLM,
     WaveletGPTCausalLMPreprocessor,
     build_gpt,
-    causal_lm_from_gpt,
     gpt_preset,
 )
 from keras_wavegpt.tokenizers import ByteTokenizer, Text8Tokenizer
@@ -259,35 +258,48 @@ def test_preset_round_trip(tmp_path):
 
 
 def test_build_gpt_is_the_backbone_with_the_head():
-    """Same seed, same weights: build_gpt's logits equal the causal LM's."""
+    """build_gpt builds the causal LM itself: same seed, same weights."""
     arch = dict(max_sequence_length=LENGTH, num_layers=3, hidden_dim=16, num_heads=2, intermediate_dim=32)
     keras.utils.set_random_seed(0)
     gpt = build_gpt(27, mixer="haar", head_hidden_dim=32, **arch)
     keras.utils.set_random_seed(0)
     backbone = WaveletGPTBackbone(**ARCH, mixer="haar")
     lm = WaveletGPTCausalLM(backbone, head_hidden_dim=32)
-    assert gpt.count_params() == lm.count_params()
+    assert isinstance(gpt, WaveletGPTCausalLM) and gpt.name == "gpt_haar"
+    assert gpt.backbone.get_config() == {**backbone.get_config(), "name": gpt.backbone.name}
     tokens = ids(2)
-    np.testing.assert_allclose(to_numpy(gpt(tokens)), full_logits(lm, tokens), atol=1e-6)
+    np.testing.assert_allclose(full_logits(gpt, tokens), full_logits(lm, tokens), atol=1e-6)
 
 
-@pytest.mark.parametrize("mixer", ["learnable", "multirate"])
-def test_causal_lm_from_a_trained_gpt(mixer, tmp_path):
-    arch = dict(max_sequence_length=LENGTH, num_layers=3, hidden_dim=16, num_heads=2, intermediate_dim=32,
-                head_hidden_dim=32)
-    gpt = build_gpt(27, mixer=mixer, **arch, max_kernel=8) if mixer == "learnable" else \
-        build_gpt(27, mixer=mixer, **arch)
-    rng = np.random.default_rng(4)
-    for w in gpt.weights:
-        w.assign(w + 0.1 * rng.normal(size=w.shape).astype("float32"))
-    extra = {"max_kernel": 8} if mixer == "learnable" else {}
-    gpt.save(str(tmp_path / "gpt.keras"))  # as the runner has it: a loaded checkpoint
-    loaded = keras.saving.load_model(str(tmp_path / "gpt.keras"))
-    lm = causal_lm_from_gpt(loaded, vocabulary_size=27, mixer=mixer, **arch, **extra)
-    tokens = ids(2)
-    np.testing.assert_allclose(full_logits(lm, tokens), to_numpy(gpt(tokens)), atol=1e-5)
-    with pytest.raises(ValueError, match="does not match"):
-        causal_lm_from_gpt(gpt, vocabulary_size=27, mixer="none", **arch)
+LEGACY = os.path.join(os.path.dirname(__file__), "..", "fixtures", "legacy")
+
+
+def test_models_saved_by_version_0_1(tmp_path):
+    """tests/fixtures/legacy was written at 1c7637d: a functional build_gpt
+    `.keras`, the preset made from it, and a run's backup of it."""
+    from keras_wavegpt.training import TrainingBackup, load_checkpoint
+    from keras_wavegpt.utils.errors import BackupError
+
+    old = keras.saving.load_model(os.path.join(LEGACY, "gpt_haar.keras"))  # still loads
+    tokens = ids(2, length=16)
+    # The preset loads through keras_hub as before and computes what the old model did.
+    lm = keras_hub.models.CausalLM.from_preset(os.path.join(LEGACY, "preset"))
+    assert isinstance(lm, WaveletGPTCausalLM)
+    np.testing.assert_allclose(full_logits(lm, tokens), to_numpy(old(tokens)), atol=1e-5)
+    lm.compile(sampler="greedy")
+    assert lm.generate("the ", max_length=10).startswith("the ")
+    # The runner's loader refuses the functional file, saying how to convert it.
+    with pytest.raises(ValueError, match="keras_wavegpt 0.1.*causal_lm_from_gpt"):
+        load_checkpoint(os.path.join(LEGACY, "gpt_haar.keras"))
+    # So does --resume from the old run's backup.
+    backup_dir = tmp_path / "backup"
+    import shutil
+    shutil.copytree(os.path.join(LEGACY, "run", "backup"), backup_dir)
+    new = build_gpt(27, mixer="haar", head_hidden_dim=16, num_layers=2, hidden_dim=16,
+                    num_heads=2, intermediate_dim=32, max_sequence_length=16)
+    new.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(BackupError, match="keras_wavegpt 0.1.*start afresh"):
+        TrainingBackup(backup_dir).restore(new)
 
 
 def test_paper_preset_parameter_count_is_unchanged():

@@ -73,6 +73,7 @@ MODEL_PARALLEL = """
 import json, numpy as np, keras
 from keras_wavegpt.training.distributed import gpt_layout_map, virtual_cpu_devices
 virtual_cpu_devices(2)
+from keras_wavegpt.data import causal_lm_inputs
 from keras_wavegpt.models import build_gpt
 x = np.random.default_rng(0).integers(0, 27, (4, 17)).astype("int32")
 def train():
@@ -80,7 +81,8 @@ def train():
     model = build_gpt(27, max_sequence_length=16, num_layers=2, hidden_dim=16, num_heads=2,
                       intermediate_dim=32, head_hidden_dim=32, mixer="learnable")
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return model, [float(model.train_on_batch(x[:, :-1], x[:, 1:])) for _ in range(3)]
+    return model, [float(model.train_on_batch(causal_lm_inputs(x[:, :-1]), x[:, 1:],
+                                              return_dict=True)["loss"]) for _ in range(3)]
 _, one = train()
 mesh = keras.distribution.DeviceMesh((1, 2), ["batch", "model"], keras.distribution.list_devices())
 with keras.distribution.ModelParallel(layout_map=gpt_layout_map(mesh), batch_dim_name="batch").scope():

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from keras_wavegpt.layers import BoundedParameter
+from keras_wavegpt.data import causal_lm_inputs
 from keras_wavegpt.models import build_gpt, gpt_preset
 from keras_wavegpt.training import MetaOptimizer, MetaParameterLogger, meta_optimizer_for
 from tests.helpers import to_numpy
@@ -96,6 +97,7 @@ def test_meta_state_survives_save_and_load(tmp_path):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     x, y = rng.integers(0, 27, (2, 4, 32)), rng.integers(0, 27, (2, 4, 32))
+    x = [causal_lm_inputs(batch) for batch in x]
     for _ in range(3):  # mid-window: the gradient EMA and the accumulators are live
         model.train_on_batch(x[0], y[0])
     path = str(tmp_path / "adaptive.keras")
