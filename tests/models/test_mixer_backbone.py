@@ -202,16 +202,18 @@ def test_config_and_keras_file_round_trip(tmp_path):
 def test_llama_model_for_the_runner_round_trips(tmp_path):
     from keras_wavegpt.models import build_llama, gpt_preset
 
-    # A tied Llama's config from keras_hub lacks `tie_word_embeddings`; the
-    # wrapped config carries it, so the .keras file loads into the same layers.
+    # The runner's Llama is the family causal LM over the mixer backbone, its
+    # output projection untied from the input embedding.
     model = build_llama(VOCAB, mixer="haar", **gpt_preset("tiny"))
-    assert [layer.name for layer in model.layers] == ["tokens", "backbone", "logits"]
-    ids = token_ids()
+    assert isinstance(model, MixerLlamaCausalLM) and model.name == "llama_haar"
+    assert not model.backbone.backbone_config["config"]["tie_word_embeddings"]
+    x = inputs(token_ids())
     path = str(tmp_path / "llama.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, MixerLlamaCausalLM)
     assert loaded.count_params() == model.count_params()
-    np.testing.assert_allclose(numpy(loaded(ids)), numpy(model(ids)), atol=1e-5)
+    np.testing.assert_allclose(numpy(loaded(x)), numpy(model(x)), atol=1e-5)
 
 
 def test_bad_input_is_named():
