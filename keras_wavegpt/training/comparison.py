@@ -187,8 +187,9 @@ def write_presets(config, seq_len, tokenizer=None):
     """Saves each trained causal LM's final checkpoint as a keras_hub preset.
 
     Each run folder gets `<run>/preset`, for the model class's
-    `from_preset` (`WaveletGPTCausalLM`, `MixerLlamaCausalLM`) and keras_hub's
-    `CausalLM.from_preset`.
+    `from_preset` (`WaveletGPTCausalLM`, `MixerLlamaCausalLM`); keras_hub's
+    `CausalLM.from_preset` loads the `WaveletGPTCausalLM` ones (on a mixer
+    preset it may pick the other mixer family's class).
 
     Args:
         config: `TrainConfig`. The comparison's settings.
