@@ -3,7 +3,7 @@
 import keras_hub
 
 from keras_wavegpt.layers.registry import mixer_scope
-from keras_wavegpt.models.mixer_backbone import MixerBackbone
+from keras_wavegpt.models.mixer_llama_backbone import MixerLlamaBackbone
 from keras_wavegpt.models.mixer_llama_causal_lm import MixerLlamaCausalLM
 
 
@@ -50,6 +50,6 @@ def build_llama(vocabulary_size, max_sequence_length, num_layers, hidden_dim, nu
         num_key_value_heads=num_heads, hidden_dim=hidden_dim, intermediate_dim=intermediate_dim,
         dropout=dropout, tie_word_embeddings=False,
     )
-    backbone = MixerBackbone(backbone, mixer, mixer_config=mixer_kwargs,
-                             max_sequence_length=max_sequence_length)
+    backbone = MixerLlamaBackbone(backbone, mixer, mixer_config=mixer_kwargs,
+                                  max_sequence_length=max_sequence_length)
     return MixerLlamaCausalLM(backbone, name=name or f"llama_{mixer_scope(mixer)}")

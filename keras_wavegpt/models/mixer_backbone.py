@@ -30,6 +30,12 @@ class MixerBackbone(keras_hub.models.Backbone):
     both; keras_hub's own causal LMs, which have no room for it, raise an
     error naming them.
 
+    Each family with such a causal LM has its own subclass
+    (`MixerGPT2Backbone`, `MixerLlamaBackbone`), which `add_mixers` returns
+    and a preset names, so keras_hub's `CausalLM.from_preset` finds the
+    family's causal LM. `MixerBackbone` itself wraps any other decoder, for
+    training.
+
     Args:
         backbone: `keras_hub.models.Backbone`. A decoder-only backbone with
             `transformer_layers` (`GPT2Backbone`, `LlamaBackbone`, ...).
@@ -57,10 +63,14 @@ class MixerBackbone(keras_hub.models.Backbone):
     ['mixer_1']
     """
 
+    # The decoder class a family's subclass wraps; `None`: any.
+    wrapped_cls = None
+
     def __init__(self, backbone, mixer="none", mixer_config=None, max_sequence_length=None,
                  dtype=None, **kwargs):
-        if not isinstance(backbone, keras_hub.models.Backbone):
-            raise TypeError(f"`backbone` must be a keras_hub Backbone, got {backbone!r}")
+        if not isinstance(backbone, self.wrapped_cls or keras_hub.models.Backbone):
+            wanted = (self.wrapped_cls or keras_hub.models.Backbone).__name__
+            raise TypeError(f"{type(self).__name__} wraps a {wanted}, got {backbone!r}")
         layers = getattr(backbone, "transformer_layers", None)
         if not layers:
             raise ValueError(
@@ -143,7 +153,9 @@ class MixerBackbone(keras_hub.models.Backbone):
     def from_config(cls, config):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return super().from_config(config)
+        if cls is MixerBackbone:  # saved before the families had classes (0.1)
+            cls = _family_class(config["backbone"])
+        return super(MixerBackbone, cls).from_config(config)
 
 
 class MixedLayer:
@@ -196,9 +208,20 @@ class MixedLayer:
         return y
 
 
-# Backbone class name -> the causal LM that generates with its mixers; filled
-# by the modules that define them.
+# Backbone class name -> the causal LM that generates with its mixers, and
+# backbone class -> its MixerBackbone subclass; filled by the modules that
+# define them.
 MIXER_CAUSAL_LMS = {}
+MIXER_BACKBONES = {}
+
+
+def _family_class(backbone):
+    """The `MixerBackbone` class for `backbone`: its family's subclass, or
+    `MixerBackbone` for a family without one."""
+    for cls in type(backbone).__mro__:
+        if cls in MIXER_BACKBONES:
+            return MIXER_BACKBONES[cls]
+    return MixerBackbone
 
 
 def _complete_config(backbone):
@@ -217,8 +240,10 @@ def _complete_config(backbone):
 def add_mixers(backbone, mixer, max_sequence_length=None, **mixer_kwargs):
     """Puts a gap mixer between the transformer layers of a keras_hub backbone.
 
-    Shorthand for `MixerBackbone(backbone, mixer, mixer_config=mixer_kwargs)`;
-    the result shares every weight of `backbone`.
+    The family's `MixerBackbone` subclass (`MixerGPT2Backbone`,
+    `MixerLlamaBackbone`), or `MixerBackbone` for any other decoder, with
+    `mixer_config=mixer_kwargs`; the result shares every weight of
+    `backbone`.
 
     Args:
         backbone: `keras_hub.models.Backbone`. A decoder backbone such as
@@ -231,7 +256,7 @@ def add_mixers(backbone, mixer, max_sequence_length=None, **mixer_kwargs):
         **mixer_kwargs: the mixer's arguments.
 
     Returns:
-        A `MixerBackbone`.
+        A `MixerBackbone`, of the family's subclass where it has one.
 
     Example:
 
@@ -243,5 +268,5 @@ def add_mixers(backbone, mixer, max_sequence_length=None, **mixer_kwargs):
     >>> lm.count_params() == llama.count_params()   # the Haar mixer has no weights
     True
     """
-    return MixerBackbone(backbone, mixer=mixer, mixer_config=mixer_kwargs,
-                         max_sequence_length=max_sequence_length)
+    return _family_class(backbone)(backbone, mixer=mixer, mixer_config=mixer_kwargs,
+                                   max_sequence_length=max_sequence_length)

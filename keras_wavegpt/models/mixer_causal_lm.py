@@ -1,6 +1,7 @@
 """Cached generation for a keras_hub causal LM over a `MixerBackbone`."""
 
 from keras import ops
+from keras_hub.src.utils.preset_utils import get_preset_loader
 
 from keras_wavegpt.layers.cached_call import initial_cache
 from keras_wavegpt.models.mixer_backbone import MixerBackbone
@@ -20,24 +21,42 @@ class MixerCausalLM(RestoresCompile):
     `score` runs the mixers through the same layers. The result equals the
     full forward pass at every position, ragged prompts included.
 
+    A family class sets `backbone_cls` to its `MixerBackbone` subclass.
+
     Args:
-        backbone: `MixerBackbone`. Around the family's backbone class.
+        backbone: the family's `MixerBackbone` subclass (from `add_mixers`).
         preprocessor: the family's causal LM preprocessor or `None`.
             Defaults to `None`.
         **kwargs: passed to the family's causal LM.
     """
 
-    backbone_cls = MixerBackbone
-
     def __init__(self, backbone, preprocessor=None, **kwargs):
-        if not isinstance(backbone, MixerBackbone):
-            raise TypeError(f"{type(self).__name__} takes a MixerBackbone (from `add_mixers`), "
-                            f"got {type(backbone).__name__}")
-        wrapped = super().backbone_cls.__name__
-        if backbone.backbone_config["class_name"] != wrapped:
-            raise ValueError(f"{type(self).__name__} generates over a {wrapped}; this "
-                             f"MixerBackbone wraps a {backbone.backbone_config['class_name']}")
+        family = self.backbone_cls
+        if not isinstance(backbone, family):
+            got = type(backbone).__name__
+            if isinstance(backbone, MixerBackbone):
+                got += f" around a {backbone.backbone_config['class_name']}"
+            raise TypeError(
+                f"{type(self).__name__} takes a {family.__name__}, as "
+                f"`add_mixers({family.wrapped_cls.__name__}(...), mixer)` returns; got {got}"
+            )
         super().__init__(backbone=backbone, preprocessor=preprocessor, **kwargs)
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """keras_hub's `from_preset`; also loads a preset whose backbone is
+        a plain `MixerBackbone` (saved by keras_wavegpt 0.1, before the
+        families had their own backbone classes).
+
+        Args:
+            preset: str. A preset folder or a keras_hub preset handle.
+            load_weights: bool. Load the saved weights. Defaults to `True`.
+            **kwargs: passed to keras_hub's `from_preset`.
+        """
+        loader = get_preset_loader(preset)
+        if loader.check_backbone_class() is MixerBackbone:
+            return loader.load_task(cls, load_weights, "num_classes" not in kwargs, **kwargs)
+        return super().from_preset(preset, load_weights=load_weights, **kwargs)
 
     def call_with_cache(self, token_ids, cache, cache_update_index):
         """The family's cached forward pass, with the mixers' caches.

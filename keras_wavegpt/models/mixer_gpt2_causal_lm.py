@@ -1,10 +1,11 @@
-"""keras_hub's GPT-2 causal LM over a `MixerBackbone`, generating with its mixers."""
+"""keras_hub's GPT-2 causal LM over a `MixerGPT2Backbone`, generating with its mixers."""
 
 import keras
 import keras_hub
 
 from keras_wavegpt.models.mixer_backbone import MIXER_CAUSAL_LMS
 from keras_wavegpt.models.mixer_causal_lm import MixerCausalLM
+from keras_wavegpt.models.mixer_gpt2_backbone import MixerGPT2Backbone
 
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
@@ -14,7 +15,8 @@ class MixerGPT2CausalLM(MixerCausalLM, keras_hub.models.GPT2CausalLM):
     every sampler, and `score`, all through the mixers.
 
     Args:
-        backbone: `MixerBackbone`. Around a `keras_hub.models.GPT2Backbone`.
+        backbone: `MixerGPT2Backbone`. `add_mixers` of a
+            `keras_hub.models.GPT2Backbone`.
         preprocessor: `keras_hub.models.GPT2CausalLMPreprocessor` or `None`.
             Defaults to `None`.
         **kwargs: passed to keras_hub's `GPT2CausalLM`.
@@ -32,6 +34,8 @@ class MixerGPT2CausalLM(MixerCausalLM, keras_hub.models.GPT2CausalLM):
     >>> lm.generate(prompt, stop_token_ids=None)["token_ids"].shape
     (1, 6)
     """
+
+    backbone_cls = MixerGPT2Backbone
 
 
 MIXER_CAUSAL_LMS["GPT2Backbone"] = MixerGPT2CausalLM

@@ -1,10 +1,11 @@
-"""keras_hub's Llama causal LM over a `MixerBackbone`, generating with its mixers."""
+"""keras_hub's Llama causal LM over a `MixerLlamaBackbone`, generating with its mixers."""
 
 import keras
 import keras_hub
 
 from keras_wavegpt.models.mixer_backbone import MIXER_CAUSAL_LMS
 from keras_wavegpt.models.mixer_causal_lm import MixerCausalLM
+from keras_wavegpt.models.mixer_llama_backbone import MixerLlamaBackbone
 
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
@@ -14,7 +15,8 @@ class MixerLlamaCausalLM(MixerCausalLM, keras_hub.models.LlamaCausalLM):
     every sampler, and `score`, all through the mixers.
 
     Args:
-        backbone: `MixerBackbone`. Around a `keras_hub.models.LlamaBackbone`.
+        backbone: `MixerLlamaBackbone`. `add_mixers` of a
+            `keras_hub.models.LlamaBackbone`.
         preprocessor: `keras_hub.models.LlamaCausalLMPreprocessor` or `None`.
             Defaults to `None`.
         **kwargs: passed to keras_hub's `LlamaCausalLM`.
@@ -32,6 +34,8 @@ class MixerLlamaCausalLM(MixerCausalLM, keras_hub.models.LlamaCausalLM):
     >>> lm.generate(prompt, stop_token_ids=None)["token_ids"].shape
     (1, 6)
     """
+
+    backbone_cls = MixerLlamaBackbone
 
 
 MIXER_CAUSAL_LMS["LlamaBackbone"] = MixerLlamaCausalLM

@@ -73,11 +73,7 @@ def test_preset(make, vocabulary, tmp_path):
     task = make()
     preset = str(tmp_path / "preset")
     task.save_to_preset(preset)
-    # keras_hub's CausalLM.from_preset picks a task class by the preset's
-    # backbone class; both mixer families share MixerBackbone, so it may pick
-    # the other one: mixer presets load through their family's class.
-    loaders = (type(task),) + ((keras_hub.models.CausalLM,) if make is wavelet_causal_lm else ())
-    for cls in loaders:
+    for cls in (type(task), keras_hub.models.CausalLM):
         lm, logits = check_preset(cls, preset, INPUTS, (2, 8, vocabulary))
         assert type(lm) is type(task)
         np.testing.assert_allclose(to_numpy(logits), to_numpy(task(INPUTS)), atol=1e-5)

@@ -1,5 +1,7 @@
 """Mixers between the transformer layers of keras_hub's own backbones."""
 
+import os
+
 import keras
 import keras_hub
 import numpy as np
@@ -7,7 +9,9 @@ import pytest
 
 from keras_wavegpt.models import (
     MixerBackbone,
+    MixerGPT2Backbone,
     MixerGPT2CausalLM,
+    MixerLlamaBackbone,
     MixerLlamaCausalLM,
     add_mixers,
 )
@@ -171,12 +175,31 @@ def test_keras_hubs_own_causal_lm_names_the_one_that_generates(family):
     np.testing.assert_allclose(numpy(lm.score(tokens)), numpy(lm(inputs(tokens))), atol=1e-5)
 
 
+def test_add_mixers_gives_each_family_its_own_backbone_class():
+    # A preset names its backbone's class, by which keras_hub's
+    # CausalLM.from_preset picks the causal LM: each family needs its own.
+    assert type(add_mixers(gpt2(), "haar")) is MixerGPT2Backbone
+    assert type(add_mixers(llama(), "haar", max_sequence_length=32)) is MixerLlamaBackbone
+    assert MixerGPT2CausalLM.backbone_cls is MixerGPT2Backbone
+    assert MixerLlamaCausalLM.backbone_cls is MixerLlamaBackbone
+    # Any other decoder gets the plain class (trains; no cached generation).
+    mistral = keras_hub.models.MistralBackbone(
+        vocabulary_size=VOCAB, num_layers=2, num_query_heads=2, num_key_value_heads=1,
+        hidden_dim=16, intermediate_dim=32)
+    assert type(add_mixers(mistral, "haar", max_sequence_length=32)) is MixerBackbone
+
+
 def test_a_mixer_causal_lm_checks_its_backbone():
-    with pytest.raises(TypeError, match="takes a MixerBackbone"):
+    with pytest.raises(TypeError, match=r"takes a MixerGPT2Backbone, as `add_mixers\(GPT2Backbone"
+                                        r"\(...\), mixer\)` returns; got GPT2Backbone"):
         MixerGPT2CausalLM(gpt2())
-    with pytest.raises(ValueError, match="generates over a GPT2Backbone; this MixerBackbone "
-                                         "wraps a LlamaBackbone"):
+    with pytest.raises(TypeError, match="takes a MixerGPT2Backbone.*got MixerLlamaBackbone "
+                                        "around a LlamaBackbone"):
         MixerGPT2CausalLM(add_mixers(llama(), "haar", max_sequence_length=32))
+    with pytest.raises(TypeError, match="got MixerBackbone around a GPT2Backbone"):
+        MixerGPT2CausalLM(MixerBackbone(gpt2(), "haar"))
+    with pytest.raises(TypeError, match="MixerLlamaBackbone wraps a LlamaBackbone, got"):
+        MixerLlamaBackbone(gpt2(), "haar")
 
 
 def test_config_and_keras_file_round_trip(tmp_path):
@@ -189,13 +212,16 @@ def test_config_and_keras_file_round_trip(tmp_path):
     for v in mixed.mixer_layers[0].weights:
         v.assign(keras.random.normal(v.shape, stddev=0.1))
     x = inputs(token_ids())
-    rebuilt = MixerBackbone.from_config(config)
+    rebuilt = MixerGPT2Backbone.from_config(config)
+    assert type(rebuilt) is MixerGPT2Backbone
+    # A config saved before the family classes (0.1) rebuilds the family's.
+    assert type(MixerBackbone.from_config(config)) is MixerGPT2Backbone
     rebuilt.set_weights(mixed.get_weights())
     np.testing.assert_allclose(numpy(rebuilt(x)), numpy(mixed(x)), atol=1e-6)
     path = str(tmp_path / "mixed.keras")
     mixed.save(path)
     loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, MixerBackbone)
+    assert type(loaded) is MixerGPT2Backbone
     np.testing.assert_allclose(numpy(loaded(x)), numpy(mixed(x)), atol=1e-6)
 
 
@@ -217,7 +243,7 @@ def test_llama_model_for_the_runner_round_trips(tmp_path):
 
 
 def test_bad_input_is_named():
-    with pytest.raises(TypeError, match="`backbone` must be a keras_hub Backbone"):
+    with pytest.raises(TypeError, match="MixerBackbone wraps a Backbone, got"):
         add_mixers(keras.Sequential([keras.layers.Dense(2)]), "haar")
     with pytest.raises(ValueError, match="only gap mixers fit"):
         add_mixers(gpt2(), "canon_block")
@@ -227,3 +253,33 @@ def test_bad_input_is_named():
         add_mixers(gpt2(), "haar", kernel_size=3)
     with pytest.raises(TypeError, match="`mixer_config` must be a dict"):
         MixerBackbone(gpt2(), "haar", mixer_config=[1])
+
+
+LEGACY = os.path.join(os.path.dirname(__file__), "..", "fixtures", "legacy")
+
+
+@pytest.mark.parametrize("name,causal_lm,backbone_cls", [
+    ("mixer_gpt2_preset", MixerGPT2CausalLM, MixerGPT2Backbone),
+    ("mixer_llama_preset", MixerLlamaCausalLM, MixerLlamaBackbone),
+])
+def test_presets_saved_before_the_family_classes_load(name, causal_lm, backbone_cls):
+    # Saved when every family's backbone was a plain MixerBackbone
+    # (tests/fixtures/legacy/README.md): the family's own loader and
+    # keras_hub's Backbone loader read them as the family's classes.
+    path = os.path.join(LEGACY, name)
+    lm = causal_lm.from_preset(path)
+    assert type(lm) is causal_lm and type(lm.backbone) is backbone_cls
+    backbone = keras_hub.models.Backbone.from_preset(path)
+    assert type(backbone) is backbone_cls
+    ids = np.arange(T, dtype="int32")[None] % 30
+    x = inputs(ids)
+    saved = np.load(path + "_logits.npy")  # what the model computed when saved
+    np.testing.assert_allclose(numpy(lm(x)), saved, atol=1e-5)
+    np.testing.assert_allclose(numpy(lm.backbone(x)), numpy(backbone(x)), atol=1e-6)
+    lm.compile(sampler="greedy")
+    if lm.preprocessor is not None:  # the GPT-2 preset's byte-pair tokenizer came back
+        assert lm.generate(" air", max_length=8).startswith(" air")
+        return
+    prompt = {"token_ids": np.pad(ids[:, :4], ((0, 0), (0, 4))),
+              "padding_mask": np.pad(np.ones((1, 4), "int32"), ((0, 0), (0, 4)))}
+    assert lm.generate(prompt, stop_token_ids=None)["token_ids"].shape == (1, 8)
