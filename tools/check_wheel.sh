@@ -2,6 +2,7 @@
 # Build the sdist and the wheel, install the wheel into a fresh virtual
 # environment outside the source tree, and run README's quickstart there:
 # what a user of another project gets from `pip install keras_wavegpt`.
+# Then again beside an older supported Keras, which the install must keep.
 #
 #   tools/check_wheel.sh            # with constraints.txt, as CI does
 #   CONSTRAINTS= tools/check_wheel.sh   # let pip pick within setup.cfg's ranges
@@ -33,10 +34,13 @@ mkdir "$work/user"
 print("\n".join(re.findall(r"```python\n(.*?)```", open(sys.argv[1]).read(), re.S)))' \
   README.md > "$work/user/quickstart.py"
 cd "$work/user"
-KERAS_BACKEND=$backend OMP_NUM_THREADS=1 "$work/venv/bin/python" - <<'EOF'
+quickstart() {
+  rm -rf my_wavegpt
+  KERAS_BACKEND=$backend OMP_NUM_THREADS=1 "$work/venv/bin/python" - <<'EOF'
 import importlib.metadata as metadata
 import os
 
+import keras
 import keras_wavegpt
 
 assert "site-packages" in keras_wavegpt.__file__, keras_wavegpt.__file__
@@ -45,5 +49,17 @@ licenses = [f for f in metadata.files("keras_wavegpt") if f.name == "LICENSE"]
 assert licenses, "the wheel carries no LICENSE"
 exec(compile(open("quickstart.py").read(), "README.md", "exec"), {})
 assert os.path.isdir("my_wavegpt")
-print(f"keras_wavegpt {keras_wavegpt.__version__} from the wheel ran README's quickstart")
+print(f"keras_wavegpt {keras_wavegpt.__version__} from the wheel ran README's quickstart "
+      f"on keras {keras.__version__}")
 EOF
+}
+quickstart
+
+# Beside another supported Keras (OTHER_KERAS, default the oldest allowed
+# release): installing the wheel keeps the user's Keras.
+other=${OTHER_KERAS:-3.15.0}
+"$work/venv/bin/python" -m pip install -q "keras==$other"
+"$work/venv/bin/python" -m pip install -q "$wheel[$backend]"
+"$work/venv/bin/python" -c "import keras, sys; assert keras.__version__ == sys.argv[1], \
+  f'installing the wheel replaced keras {sys.argv[1]} with {keras.__version__}'" "$other"
+quickstart
