@@ -6,6 +6,9 @@ import keras_hub
 from keras_wavegpt.models.mixer_backbone import MIXER_CAUSAL_LMS
 from keras_wavegpt.models.mixer_causal_lm import MixerCausalLM
 from keras_wavegpt.models.mixer_gpt2_backbone import MixerGPT2Backbone
+from keras_wavegpt.models.mixer_gpt2_causal_lm_preprocessor import (
+    MixerGPT2CausalLMPreprocessor,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
@@ -17,7 +20,8 @@ class MixerGPT2CausalLM(MixerCausalLM, keras_hub.models.GPT2CausalLM):
     Args:
         backbone: `MixerGPT2Backbone`. `add_mixers` of a
             `keras_hub.models.GPT2Backbone`.
-        preprocessor: `keras_hub.models.GPT2CausalLMPreprocessor` or `None`.
+        preprocessor: `keras_hub.models.GPT2CausalLMPreprocessor` (or its
+            `MixerGPT2CausalLMPreprocessor`) or `None`.
             Defaults to `None`.
         **kwargs: passed to keras_hub's `GPT2CausalLM`.
 
@@ -36,6 +40,7 @@ class MixerGPT2CausalLM(MixerCausalLM, keras_hub.models.GPT2CausalLM):
     """
 
     backbone_cls = MixerGPT2Backbone
+    preprocessor_cls = MixerGPT2CausalLMPreprocessor
 
 
 MIXER_CAUSAL_LMS["GPT2Backbone"] = MixerGPT2CausalLM

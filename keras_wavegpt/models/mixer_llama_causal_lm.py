@@ -6,6 +6,9 @@ import keras_hub
 from keras_wavegpt.models.mixer_backbone import MIXER_CAUSAL_LMS
 from keras_wavegpt.models.mixer_causal_lm import MixerCausalLM
 from keras_wavegpt.models.mixer_llama_backbone import MixerLlamaBackbone
+from keras_wavegpt.models.mixer_llama_causal_lm_preprocessor import (
+    MixerLlamaCausalLMPreprocessor,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
@@ -17,7 +20,8 @@ class MixerLlamaCausalLM(MixerCausalLM, keras_hub.models.LlamaCausalLM):
     Args:
         backbone: `MixerLlamaBackbone`. `add_mixers` of a
             `keras_hub.models.LlamaBackbone`.
-        preprocessor: `keras_hub.models.LlamaCausalLMPreprocessor` or `None`.
+        preprocessor: `keras_hub.models.LlamaCausalLMPreprocessor` (or its
+            `MixerLlamaCausalLMPreprocessor`) or `None`.
             Defaults to `None`.
         **kwargs: passed to keras_hub's `LlamaCausalLM`.
 
@@ -36,6 +40,7 @@ class MixerLlamaCausalLM(MixerCausalLM, keras_hub.models.LlamaCausalLM):
     """
 
     backbone_cls = MixerLlamaBackbone
+    preprocessor_cls = MixerLlamaCausalLMPreprocessor
 
 
 MIXER_CAUSAL_LMS["LlamaBackbone"] = MixerLlamaCausalLM
