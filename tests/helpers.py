@@ -3,6 +3,11 @@
 import keras
 import numpy as np
 
+# A small byte-pair vocabulary, for keras_hub's GPT-2 tokenizer offline.
+GPT2_VOCABULARY = {t: i for i, t in enumerate(
+    list("Ġabcdefghijklmnopqrstuvwxyz") + ["ai", "air", "<|endoftext|>"])}
+GPT2_MERGES = ["a i", "ai r"]
+
 
 def to_numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(x))

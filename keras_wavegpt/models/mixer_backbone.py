@@ -208,19 +208,17 @@ class MixedLayer:
         return y
 
 
-# Backbone class name -> the causal LM that generates with its mixers, and
-# backbone class -> its MixerBackbone subclass; filled by the modules that
-# define them.
+# Backbone class name -> the causal LM that generates with its mixers; filled
+# by the modules that define them.
 MIXER_CAUSAL_LMS = {}
-MIXER_BACKBONES = {}
 
 
 def _family_class(backbone):
-    """The `MixerBackbone` class for `backbone`: its family's subclass, or
-    `MixerBackbone` for a family without one."""
-    for cls in type(backbone).__mro__:
-        if cls in MIXER_BACKBONES:
-            return MIXER_BACKBONES[cls]
+    """The `MixerBackbone` class for `backbone`: the subclass whose
+    `wrapped_cls` it is, or `MixerBackbone` for a family without one."""
+    for cls in MixerBackbone.__subclasses__():
+        if cls.wrapped_cls is not None and isinstance(backbone, cls.wrapped_cls):
+            return cls
     return MixerBackbone
 
 

@@ -3,7 +3,7 @@
 import keras
 import keras_hub
 
-from keras_wavegpt.models.mixer_backbone import MIXER_BACKBONES, MixerBackbone
+from keras_wavegpt.models.mixer_backbone import MixerBackbone
 
 
 @keras.saving.register_keras_serializable(package="keras_wavegpt")
@@ -36,6 +36,3 @@ class MixerLlamaBackbone(MixerBackbone):
     """
 
     wrapped_cls = keras_hub.models.LlamaBackbone
-
-
-MIXER_BACKBONES[keras_hub.models.LlamaBackbone] = MixerLlamaBackbone

@@ -15,15 +15,11 @@ from keras_wavegpt.models import (
     gpt_preset,
 )
 from keras_wavegpt.tokenizers import Text8Tokenizer
-from tests.helpers import to_numpy
+from tests.helpers import GPT2_MERGES, GPT2_VOCABULARY, to_numpy
 from tests.keras_hub_checks import check_backbone, check_preset, check_task
 
 INPUTS = {"token_ids": np.ones((2, 8), "int32"), "padding_mask": np.ones((2, 8), "int32")}
 TEXT = (["the quick brown fox", "the earth is round"],)
-# A small byte-pair vocabulary, for a GPT-2 preprocessor offline.
-GPT2_VOCABULARY = {t: i for i, t in enumerate(
-    list("Ġabcdefghijklmnopqrstuvwxyz") + ["ai", "air", "<|endoftext|>"])}
-GPT2_MERGES = ["a i", "ai r"]
 GPT2_TEXT = ([" airplane at airport", " the airplane is the best"],)
 
 

@@ -27,7 +27,7 @@ from keras_wavegpt.tokenizers import (
     Text8Tokenizer,
     WaveletGPTTokenizer,
 )
-from tests.helpers import to_numpy
+from tests.helpers import GPT2_MERGES, GPT2_VOCABULARY, to_numpy
 
 
 def _bpe(folder):
@@ -92,9 +92,7 @@ def test_another_tokenizers_preset_is_refused_clearly(tmp_path):
 
 
 def _gpt2_family():
-    vocabulary = {t: i for i, t in enumerate(
-        list("Ġabcdefghijklmnopqrstuvwxyz") + ["ai", "air", "<|endoftext|>"])}
-    tokenizer = keras_hub.models.GPT2Tokenizer(vocabulary=vocabulary, merges=["a i", "ai r"])
+    tokenizer = keras_hub.models.GPT2Tokenizer(vocabulary=GPT2_VOCABULARY, merges=GPT2_MERGES)
     backbone = keras_hub.models.GPT2Backbone(vocabulary_size=30, num_layers=2, num_heads=2,
                                              hidden_dim=16, intermediate_dim=32,
                                              max_sequence_length=16)
