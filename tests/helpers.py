@@ -2,11 +2,19 @@
 
 import keras
 import numpy as np
+import pytest
 
 # A small byte-pair vocabulary, for keras_hub's GPT-2 tokenizer offline.
 GPT2_VOCABULARY = {t: i for i, t in enumerate(
     list("Ġabcdefghijklmnopqrstuvwxyz") + ["ai", "air", "<|endoftext|>"])}
 GPT2_MERGES = ["a i", "ai r"]
+
+
+def once_on(backend, what):
+    """Run a test of `what` (a script's flags, a tool's files: nothing a backend
+    changes) in one backend's run of the suite only, to keep the suite's time."""
+    return pytest.mark.skipif(keras.backend.backend() != backend,
+                              reason=f"{what}, not a backend's: once, on {backend}")
 
 
 def to_numpy(x):

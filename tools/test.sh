@@ -2,48 +2,72 @@
 # Run the test suite once per Keras backend: tensorflow, jax, torch.
 # Extra arguments go to pytest (e.g. tools/test.sh -x tests/layers).
 #
-# Two lanes run side by side (jax | tensorflow then torch): much of a test's
-# time is single-threaded tracing and compiling, so on two cores this takes
-# about half the time of one backend after another. Each backend writes its
-# own log and temp folder; the logs are printed at the end, in order.
-# TEST_LANES=1 runs the backends one after another.
+# Each backend's suite is cut into three parts (nine pytest runs), which two
+# workers take from one queue, largest parts first: much of a test's time is
+# single-threaded tracing, compiling and subprocesses, so the two cores stay
+# busy to the end whatever each part costs. With extra arguments each backend
+# is one part. Each part writes its own log and temp folder; the logs are
+# printed at the end, backend by backend. TEST_LANES=1 runs the parts one
+# after another.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # torch stalls on a busy CPU otherwise
+BACKENDS=(tensorflow jax torch)
+ARGS=("$@")
+if [ $# -eq 0 ]; then
+  PARTS=("tests/models tests/tokenizers"
+         "tests/training"
+         "tests/experiments tests/tools tests/layers tests/data tests/utils $(echo tests/test_*.py)")
+else
+  PARTS=("$*")  # one part: the arguments, as given
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-run_backend() {  # backend, then pytest arguments; output to $work/<backend>.log
-  local backend=$1
-  shift
+# The queue: one line per part, "INDEX BACKEND", largest parts first.
+for i in "${!PARTS[@]}"; do
+  for backend in "${BACKENDS[@]}"; do echo "$i $backend"; done
+done > "$work/queue"
+
+run_part() {  # index, backend: the part's pytest run into $work/<backend>-<index>.log
+  local i=$1 backend=$2 args
+  if [ ${#ARGS[@]} -gt 0 ]; then args=("${ARGS[@]}"); else read -ra args <<< "${PARTS[$i]}"; fi
   if KERAS_BACKEND=$backend "$PY" -m pytest -q -p no:cacheprovider \
-      --basetemp="$work/tmp-$backend" "$@" > "$work/$backend.log" 2>&1; then
-    echo ok > "$work/$backend.status"
+      --basetemp="$work/tmp-$backend-$i" "${args[@]}" > "$work/$backend-$i.log" 2>&1; then
+    echo ok > "$work/$backend-$i.status"
   else
-    echo failed > "$work/$backend.status"
+    echo failed > "$work/$backend-$i.status"
   fi
-  echo "--- KERAS_BACKEND=$backend finished: $(cat "$work/$backend.status") ($(date +%T))"
+  echo "--- KERAS_BACKEND=$backend part $((i + 1))/${#PARTS[@]}:" \
+    "$(cat "$work/$backend-$i.status") ($(date +%T))"
 }
 
-if [ "${TEST_LANES:-2}" = 1 ]; then
-  for backend in tensorflow jax torch; do run_backend "$backend" "$@"; done
-else
-  run_backend jax "$@" &
-  jax_lane=$!
-  run_backend tensorflow "$@"
-  run_backend torch "$@"
-  wait "$jax_lane"
-fi
+worker() {  # take parts from the queue until it is empty
+  local line
+  while true; do
+    line=$(flock "$work/lock" sh -c 'head -n 1 "$1" && sed -i 1d "$1"' _ "$work/queue")
+    [ -n "$line" ] || return 0
+    run_part "${line% *}" "${line#* }"
+  done
+}
+
+lanes=${TEST_LANES:-2}
+for _ in $(seq "$lanes"); do worker & done
+wait
 
 failed=()
-for backend in tensorflow jax torch; do
+for backend in "${BACKENDS[@]}"; do
   echo "=== KERAS_BACKEND=$backend"
-  cat "$work/$backend.log"
-  [ "$(cat "$work/$backend.status" 2>/dev/null)" = ok ] || failed+=("$backend")
+  for i in "${!PARTS[@]}"; do
+    cat "$work/$backend-$i.log"
+    if [ "$(cat "$work/$backend-$i.status" 2>/dev/null)" != ok ]; then
+      failed+=("$backend (${PARTS[$i]})")
+    fi
+  done
 done
 if [ ${#failed[@]} -ne 0 ]; then
-  echo "FAILED on: ${failed[*]}"
+  printf 'FAILED on: %s\n' "${failed[@]}"
   exit 1
 fi
 echo "All three backends passed."

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from tests.experiments.test_text8_script import run_experiment
+from tests.helpers import once_on
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs Debian's espeak-ng")
+@once_on("torch", "audio_classification.py's flags and outputs")
 def test_spoken_digits_tagged_side_by_side(tmp_path):
     result = run_experiment(
         "audio_classification.py",

@@ -8,6 +8,7 @@ import sys
 import keras
 
 from tests.experiments.test_text8_script import ROOT
+from tests.helpers import once_on
 
 SMALL = ["--num_layers=2", "--hidden_dim=16", "--num_heads=2", "--intermediate_dim=32", "--steps=4",
          "--eval_every=2", "--warmup_steps=1", "--batch_size=4", "--verbose=0"]
@@ -22,6 +23,7 @@ def _launch(out_dir, *flags):
     )
 
 
+@once_on("tensorflow", "lra.py's flags and outputs")
 def test_every_task_runs_and_reports_accuracy(tmp_path):
     runs = {  # side by side: most of each run is start-up
         "listops": _launch(tmp_path / "listops", "--task=listops", "--num_examples=100",

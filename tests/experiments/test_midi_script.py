@@ -3,8 +3,10 @@
 import json
 
 from tests.experiments.test_text8_script import run_experiment
+from tests.helpers import once_on
 
 
+@once_on("jax", "midi.py's flags and outputs")
 def test_chorales_train_side_by_side(tmp_path):
     result = run_experiment(
         "midi.py",

@@ -9,10 +9,12 @@ import numpy as np
 
 from keras_wavegpt.data.audio import ASTERISK_SOUNDS, read_wav
 from tests.experiments.test_text8_script import run_experiment
+from tests.helpers import once_on
 
 
 @pytest.mark.skipif(not os.path.isdir(ASTERISK_SOUNDS),
                     reason="needs Debian's asterisk-core-sounds-en-wav")
+@once_on("torch", "raw_audio.py's flags and outputs")
 def test_speech_prompts_train_side_by_side(tmp_path):
     result = run_experiment(
         "raw_audio.py",

@@ -11,6 +11,7 @@ import keras_hub
 import numpy as np
 
 from keras_wavegpt.models import MixerLlamaCausalLM
+from tests.helpers import once_on
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -75,6 +76,7 @@ def _our_lines(stderr):
             if line and not line.startswith(("WARNING: All log", "I0000", "E0000", "W0000"))]
 
 
+@once_on("tensorflow", "text8.py's flag errors")
 def test_bad_flags_fail_in_one_line(tmp_path):
     for flags, message in [
         (["--dataset=pydoc_topics", "--variants=none,wavelet"], "accepted values"),
@@ -89,6 +91,7 @@ def test_bad_flags_fail_in_one_line(tmp_path):
         assert message in lines[0]
 
 
+@once_on("tensorflow", "text8.py's --help")
 def test_help_starts_with_the_usage_text():
     """No start-up lines from TensorFlow, CUDA or absl before the usage."""
     result = run_experiment("text8.py", "--help")
@@ -96,6 +99,7 @@ def test_help_starts_with_the_usage_text():
     assert first == "Character-level language modelling: compare mixers on text8-style data."
 
 
+@once_on("tensorflow", "text8.py's --help")
 def test_help_lists_the_training_flags_and_no_others():
     result = run_experiment("text8.py", "--help")  # absl exits with 1 after --help
     for flag in ("--steps", "--preset", "--variants", "--batch_size", "--learning_rate",
@@ -104,6 +108,7 @@ def test_help_lists_the_training_flags_and_no_others():
     assert "--xla_" not in result.stdout and "absl" not in result.stdout
 
 
+@once_on("jax", "text8.py's multirate flags")
 def test_multirate_fixed_adaptive_and_ablations(tmp_path):
     result = run_script(
         tmp_path, "--dataset=pydoc_topics", "--preset=tiny", "--batch_size=4",
@@ -134,6 +139,7 @@ def test_multirate_fixed_adaptive_and_ablations(tmp_path):
         assert not any(k.startswith("meta/") for k in next(csv.reader(f)))
 
 
+@once_on("torch", "text8.py's --architecture")
 def test_llama_architecture_trains_with_the_mixers(tmp_path):
     result = run_script(
         tmp_path, "--dataset=pydoc_topics", "--preset=tiny", "--batch_size=4",

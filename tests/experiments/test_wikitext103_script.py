@@ -8,9 +8,11 @@ import pytest
 
 from keras_wavegpt.data.text import PYDOCS_DIR
 from tests.experiments.test_text8_script import run_experiment
+from tests.helpers import once_on
 
 
 @pytest.mark.skipif(not os.path.isdir(PYDOCS_DIR), reason="needs Debian's python3.11-doc")
+@once_on("tensorflow", "wikitext103.py's flags and outputs")
 def test_bpe_tokens_train_side_by_side(tmp_path):
     result = run_experiment(
         "wikitext103.py",

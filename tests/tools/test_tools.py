@@ -9,6 +9,8 @@ import sys
 import keras
 import pytest
 
+from tests.helpers import once_on
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -79,6 +81,7 @@ def test_profile_step_times_every_part():
         assert f"| {part} | " in result.stdout
 
 
+@once_on("torch", "compare_runs.py's tables")
 def test_compare_runs_merges_summaries(tmp_path):
     for name, loss in (("a", 2.0), ("b", 1.5)):
         os.makedirs(tmp_path / name)
@@ -111,6 +114,7 @@ def _summary(folder, runs):
         json.dump({"variants": variants}, f)
 
 
+@once_on("torch", "compare_runs.py's tables")
 def test_compare_runs_pools_seeds_over_folders(tmp_path):
     def run(*losses):
         return losses[-1], [[200 * (i + 1), v] for i, v in enumerate(losses)]
@@ -144,6 +148,7 @@ def test_compare_runs_pools_seeds_over_folders(tmp_path):
     assert reference.returncode == 2 and "--references ['canon']" in reference.stderr
 
 
+@once_on("jax", "plot_kernels.py's plots")
 def test_plot_kernels_draws_filterbank_and_wavelet_kernels(tmp_path):
     from keras_wavegpt.models import build_gpt
 
@@ -168,8 +173,7 @@ def test_plot_kernels_draws_filterbank_and_wavelet_kernels(tmp_path):
     assert missing.returncode != 0 and "No model at" in missing.stderr
 
 
-@pytest.mark.skipif(keras.backend.backend() != "torch",
-                    reason="runs JAX and torch itself; once, in the torch lane")
+@once_on("torch", "gpu_run.sh, which runs JAX and torch itself")
 def test_gpu_run_smoke(tmp_path):
     """tools/gpu_run.sh --smoke: tiny sizes on this CPU, no install."""
     result = subprocess.run(
@@ -198,6 +202,7 @@ def test_gpu_run_stops_without_its_wheels(tmp_path):
     assert not os.path.exists(tmp_path / "results.json")
 
 
+@once_on("tensorflow", "long_runs.sh's job names")
 def test_long_runs_names_jobs_and_skips_finished_ones(tmp_path):
     """tools/long_runs.sh maps a job name to its variant, rate and seed, and a
     second call leaves the finished job alone (tiny sizes through the extra
