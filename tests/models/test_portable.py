@@ -1,10 +1,11 @@
-"""A `.keras` file saved under one backend loads under the others with the same outputs.
+"""A `.keras` file or preset saved under one backend loads under the others with the same outputs.
 
 The other two backends each build every model kind in a subprocess (the GPT
 with every mixer, learnable and adaptive ones included, the LRA classifier and
 the Audio Transformer; weights moved off their initial values), save it, its
 inputs and its outputs; this backend loads
-each file and must reproduce the outputs within 1e-5 (float32).
+each file and must reproduce the outputs within 1e-5 (float32). The same
+subprocess loads a preset this backend saved and compares its logits.
 """
 
 import json
@@ -19,7 +20,10 @@ import pytest
 
 import keras_wavegpt  # noqa: F401  (registers the package's classes, as a user's import does)
 from keras_wavegpt.data import causal_lm_inputs
+from keras_wavegpt.models import WaveletGPTCausalLMPreprocessor
+from keras_wavegpt.tokenizers import Text8Tokenizer
 from tests.helpers import to_numpy
+from tests.models.test_wavelet_gpt_causal_lm import causal_lm, full_logits, ids
 
 BACKENDS = ("tensorflow", "jax", "torch")
 VOCAB = 27
@@ -42,8 +46,13 @@ SAVE = """
 import json, sys
 import keras, numpy as np
 from keras_wavegpt.data import causal_lm_inputs
-from keras_wavegpt.models import build_audio_transformer, build_gpt, build_sequence_classifier
-out, models, arch, audio = (sys.argv[1], *map(json.loads, sys.argv[2:]))
+from keras_wavegpt.models import (WaveletGPTCausalLM, build_audio_transformer, build_gpt,
+                                  build_sequence_classifier)
+out, preset, models, arch, audio = (*sys.argv[1:3], *map(json.loads, sys.argv[3:]))
+lm = WaveletGPTCausalLM.from_preset(f"{preset}/preset")
+t = np.load(f"{preset}/tokens.npy")
+logits = keras.ops.convert_to_numpy(lm({"token_ids": t, "padding_mask": np.ones_like(t)}))
+print("PRESET", float(np.max(np.abs(logits - np.load(f"{preset}/logits.npy")))))
 rng = np.random.default_rng(0)
 tokens = rng.integers(0, 27, size=(2, 16)).astype("int32")
 for mixer, kwargs in models.items():
@@ -68,27 +77,42 @@ for mixer, kwargs in models.items():
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    """{backend: folder} for the two backends other than this one."""
-    folders = {}
+    """{backend: (folder, output)} for the two backends other than this one;
+    each output ends with the largest logit difference of this backend's preset."""
+    preset = tmp_path_factory.mktemp("preset")
+    preprocessor = WaveletGPTCausalLMPreprocessor(Text8Tokenizer(), sequence_length=16)
+    lm = causal_lm("haar+canon", {"haar.max_kernel": 8}, preprocessor=preprocessor)
+    lm.save_to_preset(str(preset / "preset"))
+    np.save(preset / "tokens.npy", ids(2))
+    np.save(preset / "logits.npy", full_logits(lm, ids(2)))
+    saved = {}
     for backend in BACKENDS:
         if backend == keras.backend.backend():
             continue
         folder = tmp_path_factory.mktemp(backend)
         env = dict(os.environ, KERAS_BACKEND=backend)
         result = subprocess.run(
-            [sys.executable, "-c", SAVE, str(folder), json.dumps(MODELS), json.dumps(ARCH),
-             json.dumps(AUDIO)],
+            [sys.executable, "-c", SAVE, str(folder), str(preset), json.dumps(MODELS),
+             json.dumps(ARCH), json.dumps(AUDIO)],
             env=env, capture_output=True, text=True, timeout=600,
         )
         assert result.returncode == 0, result.stderr[-3000:]
-        folders[backend] = folder
-    return folders
+        saved[backend] = (folder, result.stdout)
+    return saved
+
+
+def test_preset_loads_on_every_other_backend(saved):
+    """A preset saved under this backend gives the same logits under the
+    other two (each loaded in its own process)."""
+    for backend, (_, output) in saved.items():
+        (line,) = [line for line in output.splitlines() if line.startswith("PRESET ")]
+        assert float(line.split()[1]) < 1e-5, f"logits under {backend}"
 
 
 @pytest.mark.parametrize("mixer", list(MODELS))
 def test_loads_with_the_same_outputs(saved, mixer):
     assert len(saved) == 2
-    for backend, folder in saved.items():
+    for backend, (folder, _) in saved.items():
         model = keras.saving.load_model(str(folder / f"{mixer}.keras"))
         inputs = np.load(folder / f"{mixer}_in.npy")
         if isinstance(model, keras_hub.models.CausalLM):

@@ -5,7 +5,6 @@ tests/training/faulty_run.py), the damage is done to real files."""
 import errno
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
