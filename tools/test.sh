@@ -3,7 +3,7 @@
 # Extra arguments go to pytest (e.g. tools/test.sh -x tests/layers).
 #
 # Each backend's suite is cut into three parts (nine pytest runs), which two
-# workers take from one queue, largest parts first: much of a test's time is
+# workers take from one queue as they come free: much of a test's time is
 # single-threaded tracing, compiling and subprocesses, so the two cores stay
 # busy to the end whatever each part costs. With extra arguments each backend
 # is one part. Each part writes its own log and temp folder; the logs are
@@ -25,7 +25,7 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The queue: one line per part, "INDEX BACKEND", largest parts first.
+# The queue: one line per part, "INDEX BACKEND".
 for i in "${!PARTS[@]}"; do
   for backend in "${BACKENDS[@]}"; do echo "$i $backend"; done
 done > "$work/queue"

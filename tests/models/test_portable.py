@@ -83,8 +83,9 @@ def saved(tmp_path_factory):
     preprocessor = WaveletGPTCausalLMPreprocessor(Text8Tokenizer(), sequence_length=16)
     lm = causal_lm("haar+canon", {"haar.max_kernel": 8}, preprocessor=preprocessor)
     lm.save_to_preset(str(preset / "preset"))
-    np.save(preset / "tokens.npy", ids(2))
-    np.save(preset / "logits.npy", full_logits(lm, ids(2)))
+    tokens = ids(2)
+    np.save(preset / "tokens.npy", tokens)
+    np.save(preset / "logits.npy", full_logits(lm, tokens))
     saved = {}
     for backend in BACKENDS:
         if backend == keras.backend.backend():

@@ -20,7 +20,7 @@ from tests.helpers import once_on, to_numpy
 from tests.training.test_resume import _optimizer_state, _tiny_model
 
 # Script-level checks of the runner's own logic, the same on every backend.
-ONE_LANE = once_on("jax", "the runner's logic")
+RUNNER_LOGIC = once_on("jax", "the runner's logic")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAULTY = os.path.join(ROOT, "tests", "training", "faulty_run.py")
 
@@ -149,7 +149,7 @@ def test_a_full_disk_keeps_the_previous_backup(tmp_path, monkeypatch):
     keras.saving.load_model(tmp_path / "ckpt.keras")
 
 
-@ONE_LANE
+@RUNNER_LOGIC
 def test_the_script_resumes_past_a_damaged_backup_or_stops_in_one_line(tmp_path):
     """The accident as a user met it: a finished run, its latest backup's
     weights cut short, then `--resume` with more steps."""
@@ -171,7 +171,7 @@ def test_the_script_resumes_past_a_damaged_backup_or_stops_in_one_line(tmp_path)
     assert _last_line(stopped.stderr).startswith(f"text8.py: error: No usable backup in {backup}")
 
 
-@ONE_LANE
+@RUNNER_LOGIC
 def test_a_second_writer_is_refused_and_a_killed_one_never_blocks(tmp_path):
     run = tmp_path / "run"
     first = _run("stall:5", run, wait=False)
@@ -193,7 +193,7 @@ def test_a_second_writer_is_refused_and_a_killed_one_never_blocks(tmp_path):
     assert (run / "summary.json").exists()
 
 
-@ONE_LANE
+@RUNNER_LOGIC
 def test_a_non_finite_loss_stops_the_script_in_one_line(tmp_path):
     diverge = ("--learning_rate=1e12", "--lr_schedule=constant", "--clipnorm=1e12")
     stopped = _run("none:0", tmp_path / "run", *diverge)
