@@ -21,14 +21,22 @@ def lm():
 
 def greedy_by_full_passes(model, prompt, max_length, stride=CONTEXT // 2):
     """The same windows as `sliding_generate`, each token the argmax of a
-    full forward pass over its window's tokens before it."""
+    full forward pass over its window's tokens before it.
+
+    Each pass sees one (1, CONTEXT) shape, the window zero-filled on the
+    right: the model is causal (tests/layers prove it), so the fill cannot
+    reach the position read, and one compiled pass serves every window
+    where a shape per length would compile again for each token."""
     tokens = list(prompt)
     while len(tokens) < max_length:
         new = min(stride, max_length - len(tokens))
         start = len(tokens) - min(len(tokens), CONTEXT - new)
         for _ in range(new):
-            window = np.array([tokens[start:]], "int32")
-            tokens.append(int(to_numpy(model(causal_lm_inputs(window)))[0, -1].argmax()))
+            window = np.zeros((1, CONTEXT), "int32")  # (1, T)
+            length = len(tokens) - start
+            window[0, :length] = tokens[start:]
+            logits = to_numpy(model.predict_on_batch(causal_lm_inputs(window)))  # (1, T, V)
+            tokens.append(int(logits[0, length - 1].argmax()))
     return np.array(tokens)
 
 
