@@ -24,12 +24,13 @@ not by how much. The studies below are 4,000-step runs with several seeds,
 redrawn from the records in results/ (docs/results.md has every command).
 NOTE
 
-# study, its baseline variant
-for study in "llama llama_none_4e-3"; do
-  read -r name baseline <<< "$study"
+# study, its baseline variant, what it ran
+for study in "llama llama_none_4e-3 keras_hub's Llama decoder, small, context 128" \
+             "context512 c512_none_4e-3 WaveletGPT's decoder, small, context 512"; do
+  read -r name baseline about <<< "$study"
   [ -d "results/$name" ] || continue
   echo
-  echo "== results/$name (keras_hub's Llama decoder, small, context 128)"
+  echo "== results/$name ($about)"
   "$py" tools/compare_runs.py "results/$name" --baseline="$baseline" \
     --out="runs/demo/$name.png"
 done
