@@ -208,11 +208,14 @@ def format_table(variants, metric_names=()):
     rows.append("\n* this run's step time over the baseline's, on a machine that may have been "
                 "shared with other work; side-by-side ratios: docs/benchmarks.md")
     if references:
-        tests = sum(r in v.get("welch", {}) for v in variants.values() for r in references)
+        # A pair tested both ways (none vs shift, shift vs none) is one test.
+        tests = len({frozenset((name, r)) for name, v in variants.items()
+                     for r in v.get("welch", {})})
         rows.append(
             f"vs X: mean final loss minus X's [95% interval], Welch's two-sided p, and ±d: the "
-            f"smallest difference these seeds could detect at p < 0.05. {tests} tests in this "
-            "table: with many tests, read 0.01 < p < 0.05 as suggestive.")
+            f"smallest difference these seeds could detect at p < 0.05. {tests} "
+            f"test{'s' if tests != 1 else ''} in this table: with many tests, read "
+            "0.01 < p < 0.05 as suggestive.")
     return "\n".join(rows)
 
 

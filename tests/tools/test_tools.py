@@ -137,6 +137,8 @@ def test_compare_runs_pools_seeds_over_folders(tmp_path):
     assert haar["final_val_loss"] == pytest.approx(1.35) and haar["seeds"] == 2
     assert set(haar["welch"]) == {"none", "shift"} and set(variants["shift"]["welch"]) == {"none"}
     assert "| variant | params | peak rate | seeds |" in result.stdout and " vs shift |" in result.stdout
+    # haar vs none and vs shift, shift vs none: none's cell against shift is that same test
+    assert "3 tests in this table" in result.stdout
     assert (tmp_path / "p.png").stat().st_size > 1000
     assert (tmp_path / "p_seconds.png").stat().st_size > 1000
 
