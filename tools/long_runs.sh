@@ -70,6 +70,7 @@ table=(
   "llama_canon_1.6e-2 llama canon 1.6e-2 --architecture=llama"
   # Issue 29: WaveletGPT's decoder, `small` dimensions, context 512, batch 8.
   "c512_none_4e-3 context512 none 4e-3 --preset=small_512 --batch_size=8"
+  "c512_none_1e-3 context512 none 1e-3 --preset=small_512 --batch_size=8"
   "c512_none_2e-3 context512 none 2e-3 --preset=small_512 --batch_size=8"
   "c512_none_8e-3 context512 none 8e-3 --preset=small_512 --batch_size=8"
   "c512_haar_8e-3 context512 haar 8e-3 --preset=small_512 --batch_size=8"
