@@ -7,8 +7,8 @@
 # single-threaded tracing, compiling and subprocesses, so the two cores stay
 # busy to the end whatever each part costs. With extra arguments each backend
 # is one part. Each part writes its own log and temp folder; the logs are
-# printed at the end, backend by backend. TEST_LANES=1 runs the parts one
-# after another.
+# printed at the end, backend by backend, each with its ten slowest tests
+# (where the suite's time goes). TEST_LANES=1 runs the parts one after another.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -33,7 +33,7 @@ done > "$work/queue"
 run_part() {  # index, backend: the part's pytest run into $work/<backend>-<index>.log
   local i=$1 backend=$2 args
   if [ ${#ARGS[@]} -gt 0 ]; then args=("${ARGS[@]}"); else read -ra args <<< "${PARTS[$i]}"; fi
-  if KERAS_BACKEND=$backend "$PY" -m pytest -q -p no:cacheprovider \
+  if KERAS_BACKEND=$backend "$PY" -m pytest -q -p no:cacheprovider --durations=10 \
       --basetemp="$work/tmp-$backend-$i" "${args[@]}" > "$work/$backend-$i.log" 2>&1; then
     echo ok > "$work/$backend-$i.status"
   else

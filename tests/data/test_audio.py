@@ -16,6 +16,10 @@ from keras_wavegpt.data.audio import (
     read_wav,
     resample,
 )
+from tests.helpers import once_on
+
+# The pipelines are tf.data and numpy: no backend path, so they run once.
+pytestmark = once_on("tensorflow", "tf.data and numpy pipelines")
 
 needs_sounds = pytest.mark.skipif(not os.path.isdir(ASTERISK_SOUNDS),
                                   reason="needs Debian's asterisk-core-sounds-en-wav")

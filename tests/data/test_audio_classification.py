@@ -10,6 +10,10 @@ import pytest
 
 from keras_wavegpt.data import audio_classification as ac
 from keras_wavegpt.data.audio import read_wav
+from tests.helpers import once_on
+
+# The pipelines are tf.data and numpy: no backend path, so they run once.
+pytestmark = once_on("tensorflow", "tf.data and numpy pipelines")
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
                                   reason="needs Debian's espeak-ng")

@@ -11,6 +11,10 @@ import tensorflow as tf
 
 from keras_wavegpt.data import lra
 from keras_wavegpt.data.text import PYDOCS_DIR
+from tests.helpers import once_on
+
+# The pipelines are tf.data and numpy: no backend path, so they run once.
+pytestmark = once_on("tensorflow", "tf.data and numpy pipelines")
 
 
 def evaluate_listops(tokens):

@@ -11,6 +11,10 @@ from music21 import chord, meter, note, stream, tempo
 
 from keras_wavegpt.data import midi
 from keras_wavegpt.data.midi import Note
+from tests.helpers import once_on
+
+# The pipelines are tf.data and numpy: no backend path, so they run once.
+pytestmark = once_on("tensorflow", "tf.data and numpy pipelines")
 
 
 def test_vocabulary_by_hand():

@@ -8,6 +8,10 @@ import pytest
 
 from keras_wavegpt import data
 from keras_wavegpt.data.text import PYDOCS_DIR, html_to_text
+from tests.helpers import once_on
+
+# The pipelines are tf.data and numpy: no backend path, so they run once.
+pytestmark = once_on("tensorflow", "tf.data and numpy pipelines")
 
 
 @pytest.fixture(scope="module")
