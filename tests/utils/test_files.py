@@ -16,6 +16,10 @@ from keras_wavegpt.utils.files import (
     write_json,
     write_preset_manifest,
 )
+from tests.helpers import once_on
+
+# Plain files and locks: no backend path, so they run once.
+pytestmark = once_on("tensorflow", "file and lock utilities")
 
 HOLD = """
 import sys, time
