@@ -59,8 +59,20 @@ def utc_now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+def _processor():
+    """The CPU's name, or `None`: `platform.processor()` is empty on Linux,
+    whose `/proc/cpuinfo` names it (step times are only comparable on the
+    same CPU)."""
+    name = platform.processor()
+    if not name and os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name")), None)
+    return name or None
+
+
 def environment():
-    """Where a run ran: backend, library versions, machine and threads.
+    """Where a run ran: backend, library versions, machine, CPU and threads.
 
     Returns:
         dict of strings and numbers.
@@ -72,7 +84,7 @@ def environment():
         "keras": keras.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "processor": platform.processor() or None,
+        "processor": _processor(),
         "cpu_count": os.cpu_count(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "hostname": platform.node(),

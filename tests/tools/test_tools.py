@@ -242,6 +242,9 @@ def test_long_runs_names_jobs_and_skips_finished_ones(tmp_path):
     assert record["seed"] == 1 and len(record["curve"]) == 2 and record["steps"] == 2
     assert record["settings"]["learning_rate"] == 8e-3 and record["settings"]["preset"] == "tiny"
     assert len(record["code"]["commit"]) == 40 and len(record["epoch_sec_per_step"]) == 2
+    cpuinfo = "/proc/cpuinfo"  # where Linux names its CPU
+    if os.path.exists(cpuinfo) and "model name" in open(cpuinfo).read():
+        assert record["environment"]["processor"]
     table = run_tool("compare_runs.py", str(path.parent), "--baseline=c512_fine_8e-3",
                      f"--out={tmp_path / 'r.png'}")
     assert table.returncode == 0, table.stderr[-3000:]
