@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+source tools/malloc_env.sh  # huge pages for big tensors
 py=.venv/bin/python
 steps=${STEPS:-400}
 KERAS_BACKEND=${KERAS_BACKEND:-tensorflow} "$py" experiments/text8.py \

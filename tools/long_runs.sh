@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 out_root=${OUT_ROOT:-runs/long}
 results_root=${RESULTS_ROOT:-results}
 python=${PYTHON:-.venv/bin/python}
+source tools/malloc_env.sh  # huge pages for big tensors
 
 jobs=()
 while [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; do

@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # torch stalls on a busy CPU otherwise
+source tools/malloc_env.sh  # huge pages for big tensors
 BACKENDS=(tensorflow jax torch)
 ARGS=("$@")
 if [ $# -eq 0 ]; then

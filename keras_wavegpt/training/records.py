@@ -72,7 +72,8 @@ def _processor():
 
 
 def environment():
-    """Where a run ran: backend, library versions, machine, CPU and threads.
+    """Where a run ran: backend, library versions, machine, CPU, threads and
+    allocator settings.
 
     Returns:
         dict of strings and numbers.
@@ -87,6 +88,7 @@ def environment():
         "processor": _processor(),
         "cpu_count": os.cpu_count(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
         "hostname": platform.node(),
     }
 

@@ -245,6 +245,9 @@ def test_long_runs_names_jobs_and_skips_finished_ones(tmp_path):
     cpuinfo = "/proc/cpuinfo"  # where Linux names its CPU
     if os.path.exists(cpuinfo) and "model name" in open(cpuinfo).read():
         assert record["environment"]["processor"]
+    # long_runs.sh asks for huge pages unless its caller chose otherwise.
+    tunables = os.environ.get("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")
+    assert record["environment"]["glibc_tunables"] == tunables
     table = run_tool("compare_runs.py", str(path.parent), "--baseline=c512_fine_8e-3",
                      f"--out={tmp_path / 'r.png'}")
     assert table.returncode == 0, table.stderr[-3000:]
