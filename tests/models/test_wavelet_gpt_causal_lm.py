@@ -39,8 +39,8 @@ BLOCK_MIXERS = {
 }
 SLOT_LAYERS = ("canon_a", "canon_c", "multirate", "lfo_routing", "bottleneck")
 # Cached and full logits under mixed_bfloat16 agree exactly on all three
-# backends; one extra bfloat16 rounding of the Haar mixer's output in the
-# cached step moves them by 1e-2.
+# backends on most CPUs; one extra bfloat16 rounding of the Haar mixer's
+# output in the cached step moves them by 1e-2.
 BFLOAT16_LOGITS = 1e-3
 
 
@@ -64,22 +64,36 @@ def full_logits(lm, token_ids):
     return to_numpy(lm({"token_ids": token_ids, "padding_mask": mask}))
 
 
+def _bfloat16_cached_errors(lm):
+    """Per position, the largest gap between cached and full logits."""
+    true = ids(2)
+    reference = full_logits(lm, true).astype("float32")
+    _, cache = lm._build_cache(np.concatenate([true[:, :5], ids(2, seed=9)[:, 5:]], 1))
+    errors = []
+    for position in range(5, LENGTH):
+        logits, _, cache = lm.call_with_cache(true[:, position : position + 1], cache,
+                                              position)
+        errors.append(np.abs(to_numpy(logits).astype("float32")[:, 0]
+                             - reference[:, position]).max())
+    return errors
+
+
 @pytest.mark.parametrize("label", ["haar", "learnable", "canon", "multirate"])
 def test_cached_logits_equal_the_full_forward_pass_in_bfloat16(label):
     """Under mixed_bfloat16 the cache holds what the full pass computes:
     the same bfloat16 activations, the mixers' float32 sums, so the logits
-    agree (exactly, in fact, on all three backends)."""
+    agree (exactly, in fact, where the backend does)."""
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
-    lm = causal_lm(*{**GAP_MIXERS, **BLOCK_MIXERS}[label])
-    true = ids(2)
-    reference = full_logits(lm, true).astype("float32")
-    _, cache = lm._build_cache(np.concatenate([true[:, :5], ids(2, seed=9)[:, 5:]], 1))
-    for position in range(5, LENGTH):
-        logits, _, cache = lm.call_with_cache(true[:, position : position + 1], cache,
-                                              position)
-        np.testing.assert_allclose(to_numpy(logits).astype("float32")[:, 0],
-                                   reference[:, position], atol=BFLOAT16_LOGITS,
-                                   err_msg=f"position {position}")
+    # The premise first: without a mixer, does this backend on this CPU give
+    # the same bfloat16 logits one step at a time as over the whole sequence?
+    # (TensorFlow on one 2-core AMD EPYC here did not: 0.01 to 0.03 apart,
+    # as large as the mixer error this test is for.)
+    plain = max(_bfloat16_cached_errors(causal_lm("none", {})))
+    if plain > BFLOAT16_LOGITS:
+        pytest.skip(f"bfloat16 cached and full logits differ by {plain:.3f} with no mixer "
+                    "on this CPU: a mixer's error cannot be told apart")
+    errors = _bfloat16_cached_errors(causal_lm(*{**GAP_MIXERS, **BLOCK_MIXERS}[label]))
+    assert max(errors) <= BFLOAT16_LOGITS, [f"{e:.4f}" for e in errors]
 
 
 @pytest.mark.parametrize("label", list(GAP_MIXERS) + list(BLOCK_MIXERS))
