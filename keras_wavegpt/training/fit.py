@@ -122,6 +122,10 @@ def _compile(model, config, metric_names, compile_task):
     # accuracy metric its constructor compiled with.
     model.compile(optimizer=optimizer, loss=loss, metrics=task_metrics, weighted_metrics=[],
                   jit_compile=config.jit_compile)
+    # Keras' TensorFlow trainer would build the optimizer inside the first
+    # traced step; creating variables there makes `tf.function` trace the
+    # whole step a second time.
+    model.optimizer.build(model.trainable_variables)
 
 
 def _callbacks(config, run_dir):

@@ -80,11 +80,14 @@ def test_each_variant_trains_at_its_own_learning_rate(corpus, tmp_path):
         steps=2, eval_every=1, batch_size=2, warmup_steps=0, lr_schedule="constant",
         learning_rate=1e-3, out_dir=str(tmp_path), verbose=0,
     )
-    built = []
+    built, traced = [], []
 
     def build_model(mixer, kwargs):
         built.append((mixer, kwargs))
-        return build_gpt(27, mixer=mixer, **ARCH, **kwargs)
+        model = build_gpt(27, mixer=mixer, **ARCH, **kwargs)
+        step = model.train_step
+        model.train_step = lambda *args: (traced.append(mixer), step(*args))[1]
+        return model
 
     summary = run_comparison(
         build_model,
@@ -93,6 +96,8 @@ def test_each_variant_trains_at_its_own_learning_rate(corpus, tmp_path):
         config,
     )
     assert built == [("none", {}), ("haar", {"max_kernel": 2}), ("haar", {})]
+    if keras.backend.backend() != "torch":  # compiled: the step's Python runs once per trace
+        assert traced == ["none", "haar", "haar"]  # one trace a run (optimizer built before)
     rates = {"none": 4e-3, "shift": 2e-3, "haar": 1e-3}
     for label, rate in rates.items():
         assert summary["variants"][label]["learning_rate"] == rate
