@@ -28,9 +28,12 @@ trap 'rm -rf "$work"' EXIT
 # JAX compiles the same tiny models again in many tests and in every script
 # a test starts; a persistent cache, fresh for each run of the suite, keeps
 # each compilation to once a suite. Its maximum size turns on the file locks
-# that make it safe for the two workers at once.
+# that make it safe for the two workers at once. With a maximum size every
+# write scans the whole cache, so only compilations of a second or more (the
+# train steps) are kept: the thousands of sub-second eager ops would make
+# each write slower than the compile it saves.
 export JAX_COMPILATION_CACHE_DIR="$work/jax-cache"
-export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0
+export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=1
 export JAX_COMPILATION_CACHE_MAX_SIZE=$((4 * 1024 ** 3))
 
 # The queue: one line per part, "INDEX BACKEND".
