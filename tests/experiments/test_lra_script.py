@@ -23,7 +23,7 @@ def _launch(out_dir, *flags):
     )
 
 
-@once_on("tensorflow", "lra.py's flags and outputs")
+@once_on("torch", "lra.py's flags and outputs")
 def test_every_task_runs_and_reports_accuracy(tmp_path):
     runs = {  # side by side: most of each run is start-up
         "listops": _launch(tmp_path / "listops", "--task=listops", "--num_examples=100",

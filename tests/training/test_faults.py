@@ -20,7 +20,7 @@ from tests.helpers import once_on, to_numpy
 from tests.training.test_resume import _optimizer_state, _tiny_model
 
 # Script-level checks of the runner's own logic, the same on every backend.
-RUNNER_LOGIC = once_on("jax", "the runner's logic")
+RUNNER_LOGIC = once_on("torch", "the runner's logic")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAULTY = os.path.join(ROOT, "tests", "training", "faulty_run.py")
 
