@@ -79,8 +79,8 @@ for mixer, kwargs in models.items():
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    """{backend: (folder, output)} for the next backend in the ring; its
-    output ends with the largest logit difference of this backend's preset."""
+    """(backend, folder, output) of the next backend in the ring; the output
+    ends with the largest logit difference of this backend's preset."""
     preset = tmp_path_factory.mktemp("preset")
     preprocessor = WaveletGPTCausalLMPreprocessor(Text8Tokenizer(), sequence_length=16)
     lm = causal_lm("haar+canon", {"haar.max_kernel": 8}, preprocessor=preprocessor)
@@ -97,25 +97,25 @@ def saved(tmp_path_factory):
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return {backend: (folder, result.stdout)}
+    return backend, folder, result.stdout
 
 
 def test_preset_loads_on_another_backend(saved):
     """A preset saved under this backend gives the same logits under the
     next one (loaded in its own process)."""
-    for backend, (_, output) in saved.items():
-        (line,) = [line for line in output.splitlines() if line.startswith("PRESET ")]
-        assert float(line.split()[1]) < 1e-5, f"logits under {backend}"
+    backend, _, output = saved
+    (line,) = [line for line in output.splitlines() if line.startswith("PRESET ")]
+    assert float(line.split()[1]) < 1e-5, f"logits under {backend}"
 
 
 @pytest.mark.parametrize("mixer", list(MODELS))
 def test_loads_with_the_same_outputs(saved, mixer):
-    for backend, (folder, _) in saved.items():
-        model = keras.saving.load_model(str(folder / f"{mixer}.keras"))
-        inputs = np.load(folder / f"{mixer}_in.npy")
-        if isinstance(model, keras_hub.models.CausalLM):
-            inputs = causal_lm_inputs(inputs)
-        expected = np.load(folder / f"{mixer}.npy")
-        np.testing.assert_allclose(
-            to_numpy(model(inputs)), expected, atol=1e-5, err_msg=f"saved by {backend}"
-        )
+    backend, folder, _ = saved
+    model = keras.saving.load_model(str(folder / f"{mixer}.keras"))
+    inputs = np.load(folder / f"{mixer}_in.npy")
+    if isinstance(model, keras_hub.models.CausalLM):
+        inputs = causal_lm_inputs(inputs)
+    expected = np.load(folder / f"{mixer}.npy")
+    np.testing.assert_allclose(
+        to_numpy(model(inputs)), expected, atol=1e-5, err_msg=f"saved by {backend}"
+    )
