@@ -51,10 +51,11 @@ def _settings():
     if FLAGS.smoke:
         return dict(preset="tiny", steps=4, eval_every=2, batch_size=2, val_windows=4,
                     rounds=1, new_tokens=4, mixers=("haar+canon",), memory=False,
-                    corpus="pydoc_topics")
+                    corpus="pydoc_topics", generation_batch_sizes="1")
     return dict(preset=FLAGS.preset, steps=FLAGS.steps, eval_every=FLAGS.eval_every,
                 batch_size=FLAGS.batch_size, val_windows=FLAGS.val_windows, rounds=10,
-                new_tokens=256, mixers=MIXERS, memory=True, corpus="pydocs")
+                new_tokens=256, mixers=MIXERS, memory=True, corpus="pydocs",
+                generation_batch_sizes="1,8")
 
 
 def _tokens():
@@ -162,7 +163,8 @@ def run_backend(backend, out_dir):
           "--mixed_precision=mixed_bfloat16", f"--json_out={precision}", *extra], backend)
     generation = os.path.join(out_dir, f"generate_{backend}.json")
     _run([py, os.path.join(tools, "bench_generate.py"), f"--backends={backend}",
-          f"--presets={s['preset']}", f"--step_preset={s['preset']}", "--batch_sizes=1,8",
+          f"--presets={s['preset']}", f"--step_preset={s['preset']}",
+          f"--batch_sizes={s['generation_batch_sizes']}",
           f"--new_tokens={s['new_tokens']}", f"--rounds={min(s['rounds'], 3)}",
           *(["--early=2", "--late=30"] if FLAGS.smoke else []),
           f"--json_out={generation}"], backend)

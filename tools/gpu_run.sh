@@ -2,7 +2,10 @@
 # One command on an offline GPU host (Python 3.12, jax and torch with CUDA, no
 # keras, keras_hub or TensorFlow), from a copy of the repository:
 #
-#   bash tools/gpu_run.sh [--smoke] [OUT_DIR]     # OUT_DIR defaults to $OUT, then runs/gpu
+#   bash tools/gpu_run.sh [--smoke] [OUT_DIR [FLAGS...]]
+#
+# OUT_DIR defaults to $OUT, then runs/gpu; FLAGS go to tools/gpu_run.py (for
+# example --backends=torch).
 #
 # 1. Installs the wheels carried in .whl/ (tools/gpu_wheels.txt says how to
 #    download them) whose distribution the host lacks, and checks that the
@@ -19,6 +22,7 @@ cd "$(dirname "$0")/.."
 SMOKE=""
 if [ "${1:-}" = "--smoke" ]; then SMOKE=--smoke; shift; fi
 OUT_DIR=${1:-${OUT:-runs/gpu}}
+if [ $# -gt 0 ]; then shift; fi
 PY=${PYTHON:-python3}
 if [ -z "$SMOKE" ]; then
   if ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))'; then
@@ -48,4 +52,4 @@ if [ -z "$SMOKE" ]; then
       || "$PY" -m pip install -q --no-index --no-deps "$wheel"
   done
 fi
-"$PY" tools/gpu_run.py --out_dir="$OUT_DIR" $SMOKE
+"$PY" tools/gpu_run.py --out_dir="$OUT_DIR" $SMOKE "$@"
