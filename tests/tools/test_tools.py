@@ -1,6 +1,7 @@
 """The benchmark and run-merging tools run end to end (numbers are not checked
 here: timings belong to benchmarks, never to tests)."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -18,6 +19,14 @@ def run_tool(name, *args):
     env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
     return subprocess.run([sys.executable, os.path.join(ROOT, "tools", name), *args],
                           env=env, capture_output=True, text=True, timeout=600)
+
+
+def _tool_module(name):
+    """A tool's functions, imported into this process (no subprocess's imports to pay)."""
+    spec = importlib.util.spec_from_file_location(name[:-3], os.path.join(ROOT, "tools", name))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @once_on("jax", "bench_layers.py's report (the modes test runs it on every backend)")
@@ -39,6 +48,7 @@ def test_bench_layers_reports_ratios(tmp_path):
     assert "| fb |" in result.stdout
 
 
+@once_on("tensorflow", "bench_generate.py's report (generation is tested on every backend)")
 def test_bench_generate_reports_rates(tmp_path):
     out = tmp_path / "generate.json"
     result = run_tool("bench_generate.py", f"--backends={keras.backend.backend()}",
@@ -72,6 +82,7 @@ def test_bench_distributed_and_mixed_precision_modes(tmp_path):
         assert rows[0]["devices"] == 2 and rows[0]["first_loss_abs_diff"]["none"] < 1e-5
 
 
+@once_on("tensorflow", "profile_step.py's parts (the models are tested on every backend)")
 def test_profile_step_times_every_part():
     result = run_tool("profile_step.py", f"--backends={keras.backend.backend()}",
                       "--preset=tiny", "--batch_size=2", "--rounds=1")
@@ -141,12 +152,14 @@ def test_compare_runs_pools_seeds_over_folders(tmp_path):
     assert (tmp_path / "p.png").stat().st_size > 1000
     assert (tmp_path / "p_seconds.png").stat().st_size > 1000
 
-    twice = run_tool("compare_runs.py", str(tmp_path / "b"), f"{tmp_path / 'b'}:shift", "--pool")
-    assert twice.returncode == 2 and "Seed 0 of 'shift' is in both 'b' and 'b'" in twice.stderr
-    unknown = run_tool("compare_runs.py", f"{tmp_path / 'a'}:haar,learnable")
-    assert unknown.returncode == 2 and "no variant ['learnable']" in unknown.stderr
-    reference = run_tool("compare_runs.py", str(tmp_path / "b"), "--pool", "--references=canon")
-    assert reference.returncode == 2 and "--references ['canon']" in reference.stderr
+    # The command's errors, in this process (the merge test runs one through the command line).
+    compare_runs = _tool_module("compare_runs.py")
+    with pytest.raises(ValueError, match="Seed 0 of 'shift' is in both 'b' and 'b'"):
+        compare_runs.pool([str(tmp_path / "b"), f"{tmp_path / 'b'}:shift"])
+    with pytest.raises(ValueError, match=r"no variant \['learnable'\]"):
+        compare_runs.pool([f"{tmp_path / 'a'}:haar,learnable"])
+    with pytest.raises(ValueError, match=r"--references \['canon'\]"):
+        compare_runs.pool([str(tmp_path / "b")], references=("canon",))
 
 
 @once_on("jax", "plot_kernels.py's plots")
@@ -174,11 +187,11 @@ def test_plot_kernels_draws_filterbank_and_wavelet_kernels(tmp_path):
     assert missing.returncode != 0 and "No model at" in missing.stderr
 
 
-@pytest.mark.skipif(keras.backend.backend() == "tensorflow",
-                    reason="gpu_run.sh runs JAX and torch only")
+@once_on("torch", "gpu_run.sh's orchestration (the benchmarks it calls run on every backend "
+                  "in their own tests)")
 def test_gpu_run_smoke(tmp_path):
-    """tools/gpu_run.sh --smoke: tiny sizes on this CPU, no install; JAX's and
-    torch's runs of the suite each run their own backend's half."""
+    """tools/gpu_run.sh --smoke: tiny sizes on this CPU, no install, torch's
+    half (JAX's differs only in how it names the device)."""
     backend = keras.backend.backend()
     result = subprocess.run(
         ["bash", os.path.join(ROOT, "tools", "gpu_run.sh"), "--smoke", str(tmp_path),
