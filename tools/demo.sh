@@ -27,7 +27,7 @@ NOTE
 
 # study, its baseline variant, what it ran
 for study in "llama llama_none_4e-3 keras_hub's Llama decoder, small, context 128" \
-             "context512 c512_none_4e-3 WaveletGPT's decoder, small, context 512"; do
+             "context512 c512_none_2e-3 WaveletGPT's decoder, small, context 512"; do
   read -r name baseline about <<< "$study"
   [ -d "results/$name" ] || continue
   echo
